@@ -1,0 +1,86 @@
+/*
+ * The seam between the portable allocator (pagealloc.c) and one operating
+ * system family (os_posix.c, os_windows.c). Each OS file implements exactly
+ * the functions below and nothing else public.
+ *
+ * Every function may assume, and the portable code guarantees:
+ * - addresses are page-aligned and non-NULL, sizes are non-zero multiples of
+ *   the page size, and `align` is a power of two no smaller than a page;
+ * - size + align does not overflow, and neither does addr + size;
+ * - the block passed in is one the library mapped, at its current size.
+ * Each returns 0 on success or an errno value (errno itself may change).
+ * Each system call is announced with pa_sys_enter() right before it is made.
+ */
+#ifndef PAGEALLOC_OS_H
+#define PAGEALLOC_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The page size; called once, the result is cached by the caller. */
+size_t pa_os_page_size(void);
+
+/*
+ * Maps `size` bytes of zeroed read-write memory at an address that is a
+ * multiple of `align`. `ceiling` is the address hint (0 = none): a good place
+ * is just below it (see pa_place_below). Stores the address in *out.
+ */
+int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out);
+
+/* Unmaps [addr, addr + size). On failure nothing was unmapped. */
+int pa_os_unmap(void *addr, size_t size);
+
+/* Gives the physical memory of [addr, addr + size) back while keeping the
+ * range mapped; the pages read as zero afterwards. */
+int pa_os_discard(void *addr, size_t size);
+
+/* Shrinks a block from old_size to new_size in place, giving the tail back.
+ * On failure the block is untouched. */
+int pa_os_shrink(void *addr, size_t old_size, size_t new_size);
+
+/* Grows a block from old_size to new_size without moving it; the new bytes
+ * are zero. On failure (ENOMEM when the next range is taken) it is untouched. */
+int pa_os_grow(void *addr, size_t old_size, size_t new_size);
+
+/*
+ * Grows a block from old_size to new_size, in place if possible, else by
+ * moving its pages to a new address that is a multiple of `align` without
+ * copying them (the old range is unmapped). `ceiling` is the address hint.
+ * Stores the block's address in *out. On failure the block is untouched; an
+ * OS that cannot move pages fails with the in-place growth's error.
+ */
+int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
+               void **out);
+
+/* ---- Provided by pagealloc.c to the OS files --------------------------- */
+
+enum pa_sys { PA_SYS_MAP, PA_SYS_UNMAP, PA_SYS_REMAP, PA_SYS_ADVISE, PA_SYS_QUERY, PA_SYS_KINDS };
+
+/*
+ * Called right before each system call: counts it in the stats. Returns 0 to
+ * go ahead, or (in fault-injection builds only) an errno value that the OS
+ * file must treat as that call's failure, without making the call.
+ */
+int pa_sys_enter(enum pa_sys kind);
+
+/*
+ * The highest address `a` with a + size <= ceiling and a % modulus == offset
+ * (modulus a power of two, offset < modulus), or 0 when there is none or no
+ * ceiling. This is where a new mapping should go under the address hint.
+ */
+static inline uintptr_t pa_place_below(uintptr_t ceiling, size_t size, size_t modulus,
+                                       size_t offset)
+{
+    if (ceiling == 0 || ceiling < size)
+        return 0;
+    uintptr_t top = ceiling - size;
+    uintptr_t a = (top & ~(uintptr_t)(modulus - 1)) + offset;
+    if (a > top) {
+        if (a < modulus)
+            return 0;
+        a -= modulus;
+    }
+    return a;
+}
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * os.h on POSIX systems: Linux, macOS, the BSDs.
+ *
+ * Linux grows and moves blocks with mremap. Elsewhere (or with
+ * PAGEALLOC_NO_MREMAP) a block grows in place by mapping the range right
+ * after it, and cannot move without copying. Both paths are compiled on every
+ * system; only the choice between them depends on the platform.
+ */
+#define _GNU_SOURCE
+#include "os.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__linux__) && !defined(PAGEALLOC_NO_MREMAP)
+static const bool have_mremap = true;
+static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
+{
+    return mremap(addr, old_size, new_size, flags, target);
+}
+#else
+static const bool have_mremap = false;
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
+{
+    (void)addr, (void)old_size, (void)new_size, (void)flags, (void)target;
+    errno = ENOSYS;
+    return MAP_FAILED;
+}
+#endif
+
+/* Flags that ask for exactly the address given without replacing anything.
+ * Some kernels (before Linux 4.17, qemu-user) ignore them and treat the
+ * address as a hint, so every result is still compared with the request. */
+#if defined(MAP_FIXED_NOREPLACE)
+#define MAP_EXACT MAP_FIXED_NOREPLACE
+#elif defined(MAP_EXCL)
+#define MAP_EXACT (MAP_FIXED | MAP_EXCL)
+#else
+#define MAP_EXACT 0
+#endif
+
+/* Linux frees discarded pages at once; elsewhere MADV_FREE lets them go. */
+#if defined(__linux__) || !defined(MADV_FREE)
+#define DISCARD_ADVICE MADV_DONTNEED
+#else
+#define DISCARD_ADVICE MADV_FREE
+#endif
+
+/* ---- System calls, each announced to the portable layer ----------------- */
+
+static void *sys_mmap(void *addr, size_t size, int prot, int flags)
+{
+    int err = pa_sys_enter(PA_SYS_MAP);
+    if (err != 0) {
+        errno = err;
+        return MAP_FAILED;
+    }
+    return mmap(addr, size, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static int sys_munmap(void *addr, size_t size)
+{
+    int err = pa_sys_enter(PA_SYS_UNMAP);
+    if (err != 0)
+        return err;
+    return munmap(addr, size) == 0 ? 0 : errno;
+}
+
+static void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
+{
+    int err = pa_sys_enter(PA_SYS_REMAP);
+    if (err != 0) {
+        errno = err;
+        return MAP_FAILED;
+    }
+    return call_mremap(addr, old_size, new_size, flags, target);
+}
+
+static int sys_madvise(void *addr, size_t size, int advice)
+{
+    int err = pa_sys_enter(PA_SYS_ADVISE);
+    if (err != 0)
+        return err;
+    return madvise(addr, size, advice) == 0 ? 0 : errno;
+}
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+static char *at(void *addr, size_t offset)
+{
+    return (char *)addr + offset;
+}
+
+/* Maps exactly [addr, addr + size), replacing nothing; NULL if it is taken. */
+static void *map_exact(void *addr, size_t size, int prot)
+{
+    void *p = sys_mmap(addr, size, prot, MAP_EXACT);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (p != addr) {
+        /* The kernel took the address as a hint and put the pages elsewhere. */
+        sys_munmap(p, size);
+        return NULL;
+    }
+    return p;
+}
+
+/*
+ * Maps `size` bytes at an address a with a % modulus == offset: first exactly
+ * under the hint, which is one system call when that range is free, else by
+ * mapping size + modulus - page bytes anywhere and unmapping the ends.
+ */
+static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t ceiling, int prot,
+                         void **out)
+{
+    size_t page = pa_os_page_size();
+    uintptr_t want = pa_place_below(ceiling, size, modulus, offset);
+    if (want != 0) {
+        void *p = map_exact((void *)want, size, prot);
+        if (p != NULL) {
+            *out = p;
+            return 0;
+        }
+    }
+    if (size > SIZE_MAX - (modulus - page))
+        return ENOMEM;
+    size_t span = size + (modulus - page);
+    void *r = sys_mmap(NULL, span, prot, 0);
+    if (r == MAP_FAILED)
+        return errno;
+    size_t front = (offset - (uintptr_t)r) & (modulus - 1);
+    size_t back = span - front - size;
+    int err = front != 0 ? sys_munmap(r, front) : 0;
+    if (err != 0) {
+        sys_munmap(r, span);
+        return err;
+    }
+    err = back != 0 ? sys_munmap(at(r, front + size), back) : 0;
+    if (err != 0) {
+        sys_munmap(at(r, front), size + back);
+        return err;
+    }
+    *out = at(r, front);
+    return 0;
+}
+
+/* ---- os.h --------------------------------------------------------------- */
+
+size_t pa_os_page_size(void)
+{
+    /* POSIX guarantees _SC_PAGESIZE; it cannot fail. */
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    if (align == pa_os_page_size()) {
+        /* Any address will do: the hint is only a suggestion to the kernel. */
+        void *p = sys_mmap((void *)pa_place_below(ceiling, size, align, 0), size,
+                           PROT_READ | PROT_WRITE, 0);
+        if (p == MAP_FAILED)
+            return errno;
+        *out = p;
+        return 0;
+    }
+    return map_congruent(size, align, 0, ceiling, PROT_READ | PROT_WRITE, out);
+}
+
+int pa_os_unmap(void *addr, size_t size)
+{
+    return sys_munmap(addr, size);
+}
+
+int pa_os_discard(void *addr, size_t size)
+{
+    return sys_madvise(addr, size, DISCARD_ADVICE);
+}
+
+int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
+{
+    return sys_munmap(at(addr, new_size), old_size - new_size);
+}
+
+int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+{
+    if (have_mremap)
+        return sys_mremap(addr, old_size, new_size, 0, NULL) == MAP_FAILED ? errno : 0;
+    return map_exact(at(addr, old_size), new_size - old_size, PROT_READ | PROT_WRITE) != NULL
+               ? 0
+               : ENOMEM;
+}
+
+/*
+ * The kernel moves a block by moving its page-table entries; when source and
+ * target sit at the same offset within the span one page-table page covers
+ * (2 MiB with 4 KiB pages), it moves whole page-table pages instead, about
+ * twenty times faster for large blocks.
+ */
+static size_t page_table_span(void)
+{
+    size_t page = pa_os_page_size();
+    return page * (page / sizeof(void *));
+}
+
+int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
+               void **out)
+{
+    size_t span = page_table_span();
+    if (have_mremap && align == pa_os_page_size() && new_size < span) {
+        /* The kernel grows in place when it can, else moves anywhere: one call. */
+        void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
+        if (p == MAP_FAILED)
+            return errno;
+        *out = p;
+        return 0;
+    }
+    int err = pa_os_grow(addr, old_size, new_size);
+    if (err == 0)
+        *out = addr;
+    if (err != ENOMEM || !have_mremap)
+        return err;
+
+    /* Reserve a target that keeps the alignment and, for large blocks, the
+     * offset within a page-table span, then move the pages onto it. */
+    size_t modulus = align;
+    if (new_size >= span && span > modulus && new_size <= SIZE_MAX - span)
+        modulus = span;
+    void *target;
+    err = map_congruent(new_size, modulus, (uintptr_t)addr & (modulus - 1), ceiling, PROT_NONE,
+                        &target);
+    if (err != 0)
+        return err;
+    void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    if (p == MAP_FAILED) {
+        err = errno;
+        sys_munmap(target, new_size);
+        return err;
+    }
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,249 @@
+/*
+ * The portable part of pagealloc: argument checks, size and alignment
+ * arithmetic, the address hint, the allocator vtable and the statistics.
+ * Everything that talks to the system is behind os.h.
+ */
+#include "pagealloc.h"
+
+#include "os.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+
+/* ---- Checked arithmetic ------------------------------------------------ */
+
+static bool is_pow2(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* *out = x rounded up to a multiple of the power of two m; false on overflow. */
+static bool round_up(size_t x, size_t m, size_t *out)
+{
+    if (x > SIZE_MAX - (m - 1))
+        return false;
+    *out = (x + (m - 1)) & ~(m - 1);
+    return true;
+}
+
+static bool is_aligned(const void *p, size_t align)
+{
+    return ((uintptr_t)p & (align - 1)) == 0;
+}
+
+/* ---- Page size ---------------------------------------------------------- */
+
+static _Atomic size_t cached_page_size;
+
+size_t pagealloc_page_size(void)
+{
+    size_t page = atomic_load_explicit(&cached_page_size, memory_order_relaxed);
+    if (page == 0) {
+        page = pa_os_page_size();
+        atomic_store_explicit(&cached_page_size, page, memory_order_relaxed);
+    }
+    return page;
+}
+
+/* ---- Statistics --------------------------------------------------------- */
+
+static _Atomic size_t stat_mapped;
+static _Atomic size_t stat_peak;
+static _Atomic uint64_t stat_sys[PA_SYS_KINDS];
+static _Atomic uint64_t stat_unmap_failures;
+
+static void stat_map(size_t bytes)
+{
+    size_t now = atomic_fetch_add_explicit(&stat_mapped, bytes, memory_order_relaxed) + bytes;
+    size_t peak = atomic_load_explicit(&stat_peak, memory_order_relaxed);
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&stat_peak, &peak, now, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
+static void stat_unmap(size_t bytes)
+{
+    atomic_fetch_sub_explicit(&stat_mapped, bytes, memory_order_relaxed);
+}
+
+int pa_sys_enter(enum pa_sys kind)
+{
+    atomic_fetch_add_explicit(&stat_sys[kind], 1, memory_order_relaxed);
+    return 0;
+}
+
+struct pagealloc_stats pagealloc_stats(void)
+{
+    struct pagealloc_stats s;
+    s.mapped_bytes = atomic_load_explicit(&stat_mapped, memory_order_relaxed);
+    s.peak_mapped_bytes = atomic_load_explicit(&stat_peak, memory_order_relaxed);
+    s.map_calls = atomic_load_explicit(&stat_sys[PA_SYS_MAP], memory_order_relaxed);
+    s.unmap_calls = atomic_load_explicit(&stat_sys[PA_SYS_UNMAP], memory_order_relaxed);
+    s.remap_calls = atomic_load_explicit(&stat_sys[PA_SYS_REMAP], memory_order_relaxed);
+    s.advise_calls = atomic_load_explicit(&stat_sys[PA_SYS_ADVISE], memory_order_relaxed);
+    s.query_calls = atomic_load_explicit(&stat_sys[PA_SYS_QUERY], memory_order_relaxed);
+    s.unmap_failures = atomic_load_explicit(&stat_unmap_failures, memory_order_relaxed);
+    return s;
+}
+
+/* ---- The address hint --------------------------------------------------- */
+
+/*
+ * The low end of the most recent mapping (0 until there is one). New blocks
+ * are placed just below it, aligned, so that an aligned request is normally
+ * one system call. It only moves down, away from the main thread's stack,
+ * except when the block just below it is freed: then it moves back up, so an
+ * alloc/free loop reuses one range as the kernel's own placement would.
+ * A lost race between threads costs at most a less useful hint.
+ */
+static _Atomic uintptr_t next_mmap_addr_hint;
+
+static uintptr_t hint_load(void)
+{
+    return atomic_load_explicit(&next_mmap_addr_hint, memory_order_relaxed);
+}
+
+static void hint_mapped(uintptr_t seen, void *block)
+{
+    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, (uintptr_t)block,
+                                            memory_order_relaxed, memory_order_relaxed);
+}
+
+static void hint_unmapped(void *block, size_t size)
+{
+    uintptr_t seen = (uintptr_t)block;
+    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, seen + size,
+                                            memory_order_relaxed, memory_order_relaxed);
+}
+
+/* ---- OS layer ----------------------------------------------------------- */
+
+void *pagealloc_map(size_t len, size_t alignment)
+{
+    size_t page = pagealloc_page_size();
+    size_t size;
+    if (len == 0 || !is_pow2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t align = alignment > page ? alignment : page;
+    /* Every way of mapping may over-allocate by up to align - page bytes. */
+    if (!round_up(len, page, &size) || size > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t hint = hint_load();
+    void *block;
+    int err = pa_os_map(size, align, hint, &block);
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    hint_mapped(hint, block);
+    stat_map(size);
+    return block;
+}
+
+void pagealloc_unmap(void *ptr, size_t len)
+{
+    size_t page = pagealloc_page_size();
+    size_t size;
+    if (ptr == NULL)
+        return;
+    if (len == 0 || !is_aligned(ptr, page) || !round_up(len, page, &size) ||
+        size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = EINVAL;
+        return;
+    }
+    int err = pa_os_unmap(ptr, size);
+    if (err != 0) {
+        /* The addresses stay taken, but the memory behind them goes back. */
+        pa_os_discard(ptr, size);
+        atomic_fetch_add_explicit(&stat_unmap_failures, 1, memory_order_relaxed);
+        errno = err;
+    } else {
+        hint_unmapped(ptr, size);
+    }
+    stat_unmap(size);
+}
+
+void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len, bool may_move)
+{
+    size_t page = pagealloc_page_size();
+    size_t old_size, new_size;
+    if (ptr == NULL || len == 0 || new_len == 0 || !is_pow2(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t align = alignment > page ? alignment : page;
+    if (!is_aligned(ptr, align) || !round_up(len, page, &old_size) ||
+        old_size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!round_up(new_len, page, &new_size) || new_size > SIZE_MAX - align ||
+        new_size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (new_size == old_size)
+        return ptr;
+
+    int err;
+    void *block = ptr;
+    if (new_size < old_size) {
+        err = pa_os_shrink(ptr, old_size, new_size);
+    } else if (!may_move) {
+        err = pa_os_grow(ptr, old_size, new_size);
+    } else {
+        uintptr_t hint = hint_load();
+        err = pa_os_move(ptr, old_size, new_size, align, hint, &block);
+        if (err == 0 && block != ptr)
+            hint_mapped(hint, block);
+    }
+    if (err != 0) {
+        errno = err;
+        return NULL;
+    }
+    if (new_size > old_size)
+        stat_map(new_size - old_size);
+    else
+        stat_unmap(old_size - new_size);
+    return block;
+}
+
+/* ---- Allocator interface ------------------------------------------------ */
+
+static void *page_alloc(void *ctx, size_t len, size_t alignment)
+{
+    (void)ctx;
+    return pagealloc_map(len, alignment);
+}
+
+static bool page_resize(void *ctx, void *ptr, size_t len, size_t alignment, size_t new_len)
+{
+    (void)ctx;
+    return pagealloc_realloc(ptr, len, alignment, new_len, false) != NULL;
+}
+
+static void *page_remap(void *ctx, void *ptr, size_t len, size_t alignment, size_t new_len)
+{
+    (void)ctx;
+    return pagealloc_realloc(ptr, len, alignment, new_len, true);
+}
+
+static void page_free(void *ctx, void *ptr, size_t len, size_t alignment)
+{
+    (void)ctx;
+    (void)alignment;
+    pagealloc_unmap(ptr, len);
+}
+
+static const pagealloc_vtable page_vtable = {page_alloc, page_resize, page_remap, page_free};
+
+pagealloc_allocator pagealloc_page_allocator(void)
+{
+    pagealloc_allocator a = {NULL, &page_vtable};
+    return a;
+}

@@ -1,0 +1,40 @@
+#!/bin/sh
+# `make test`: runs the suite in every configuration under tests/configs/,
+# one build folder each, and ends with the summed CTest counts. A configuration
+# whose tools are missing says so, with the line that installs them, and is
+# counted as skipped; CI (.ci/run) installs them all.
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p build-logs
+passed=0 failed=0 ran="" skipped="" broken=""
+for cfg in tests/configs/*.sh; do
+    name=$(basename "$cfg" .sh)
+    [ "$name" = lib ] && continue
+    echo "=== $name"
+    log=build-logs/$name.log
+    { sh "$cfg"; echo "rc=$?"; } 2>&1 | tee "$log"
+    rc=$(sed -n 's/^rc=//p' "$log" | tail -n 1)
+    summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+    if [ "$rc" = 77 ]; then
+        skipped="$skipped $name"
+        continue
+    fi
+    if [ -n "$summary" ]; then
+        f=$(echo "$summary" | sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+        n=$(echo "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')
+        passed=$((passed + n - f))
+        failed=$((failed + f))
+    fi
+    if [ "$rc" != 0 ]; then
+        broken="$broken $name"
+        [ -n "$summary" ] || failed=$((failed + 1))
+    else
+        ran="$ran $name"
+    fi
+done
+echo
+echo "configurations run:${ran:- none}"
+[ -z "$skipped" ] || echo "configurations skipped (tools missing, see above):$skipped"
+[ -z "$broken" ] || echo "configurations FAILED:$broken"
+echo "total: $passed passed, $failed failed"
+[ -z "$broken" ] && [ "$failed" = 0 ]

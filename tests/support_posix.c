@@ -1,0 +1,81 @@
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+size_t support_page_size(void)
+{
+    return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Calls fn for each mapping in /proc/self/maps until it returns false. */
+static void each_mapping(bool (*fn)(uintptr_t lo, uintptr_t hi, void *arg), void *arg)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long lo, hi;
+        if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && !fn((uintptr_t)lo, (uintptr_t)hi, arg))
+            break;
+    }
+    fclose(f);
+}
+
+struct range {
+    uintptr_t lo, hi;
+    uintptr_t covered_to; /* for mapped: how far from lo the mappings reach */
+    bool overlap;
+};
+
+static bool note_overlap(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    struct range *r = arg;
+    if (lo < r->hi && hi > r->lo)
+        r->overlap = true;
+    return !r->overlap;
+}
+
+static bool note_cover(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    struct range *r = arg;
+    /* /proc/self/maps is sorted by address. */
+    if (lo <= r->covered_to && hi > r->covered_to)
+        r->covered_to = hi;
+    return r->covered_to < r->hi;
+}
+
+bool support_range_unmapped(const void *p, size_t len)
+{
+    struct range r = {(uintptr_t)p, (uintptr_t)p + len, 0, false};
+    each_mapping(note_overlap, &r);
+    return !r.overlap;
+}
+
+bool support_range_mapped(const void *p, size_t len)
+{
+    struct range r = {(uintptr_t)p, (uintptr_t)p + len, (uintptr_t)p, false};
+    each_mapping(note_cover, &r);
+    return r.covered_to >= r.hi;
+}
+
+bool support_map_at(void *p, size_t len)
+{
+    if (!support_range_unmapped(p, len))
+        return false;
+    void *q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    return q == p;
+}
+
+void support_unmap(void *p, size_t len)
+{
+    munmap(p, len);
+}
+
+bool support_can_move(void)
+{
+    return PAGEALLOC_TEST_CAN_MOVE;
+}
