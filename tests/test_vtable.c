@@ -21,13 +21,15 @@ static void page_allocator_entries_are_map_realloc_and_unmap(void)
     CHECK(support_range_unmapped(p + page, 2 * page));
     CHECK(pagealloc_resize(a, p, page, 1, 3 * page));
     CHECK(support_has_pattern(p, page, 1));
+    /* Without a way to move pages, remap fails when the next page is taken. */
     unsigned char *q = pagealloc_remap(a, p, 3 * page, 1, 3 * page + 1);
-    CHECK(q != NULL);
+    CHECK(q != NULL || !support_can_move());
+    size_t q_len = q != NULL ? 3 * page + 1 : 3 * page;
     if (q == NULL)
         q = p;
     CHECK(support_has_pattern(q, page, 1));
-    pagealloc_free(a, q, 3 * page + 1, 1);
-    CHECK(support_range_unmapped(q, 4 * page));
+    pagealloc_free(a, q, q_len, 1);
+    CHECK(support_range_unmapped(q, q_len));
     CHECK_ERRNO(pagealloc_alloc(a, 0, 1) == NULL, EINVAL);
     CHECK_ERRNO(pagealloc_alloc(a, page, 5) == NULL, EINVAL);
     pagealloc_free(a, NULL, 0, 1);
