@@ -24,6 +24,20 @@ void support_unmap(void *p, size_t len);
 /* Whether this build can move a block without copying (Linux with mremap). */
 bool support_can_move(void);
 
+/* The total size of every mapping in the process, to see that a failed call
+ * left nothing behind. Read it once before the baseline (the first read may
+ * map the C library's buffers). */
+size_t support_mapped_bytes(void);
+
+/*
+ * Whether the tests run under qemu-user, whose emulation of the address
+ * space differs from a kernel's in ways a few tests must allow for:
+ * - it places the guest's stack low, below the blocks it maps later;
+ * - its mremap with MREMAP_MAYMOVE always moves, even when the block could
+ *   grow in place.
+ */
+bool support_under_qemu(void);
+
 /* Byte patterns: fill with a pattern derived from seed, check it, check zero. */
 static inline unsigned char support_pattern(size_t i, unsigned seed)
 {

@@ -48,18 +48,45 @@ static bool note_cover(uintptr_t lo, uintptr_t hi, void *arg)
     return r->covered_to < r->hi;
 }
 
+/*
+ * Two views of the address space, because qemu-user emulates each only in
+ * part: its /proc/self/maps leaves out guest mappings that the host kernel
+ * merged with one of qemu's own, and its mincore fails on PROT_NONE pages.
+ * On a kernel both are exact and agree. A page counts as mapped if either
+ * view sees it.
+ */
+static bool mincore_sees(const void *p, size_t len)
+{
+    unsigned char vec[256];
+    size_t page = support_page_size();
+    while (len > 0) {
+        size_t n = len / page < sizeof vec ? len : sizeof vec * page;
+        if (mincore((void *)(uintptr_t)p, n, (void *)vec) != 0) /* char * on BSDs */
+            return false;
+        p = (const char *)p + n;
+        len -= n;
+    }
+    return true;
+}
+
 bool support_range_unmapped(const void *p, size_t len)
 {
     struct range r = {(uintptr_t)p, (uintptr_t)p + len, 0, false};
     each_mapping(note_overlap, &r);
-    return !r.overlap;
+    if (r.overlap)
+        return false;
+    size_t page = support_page_size();
+    for (size_t off = 0; off < len; off += page)
+        if (mincore_sees((const char *)p + off, page))
+            return false;
+    return true;
 }
 
 bool support_range_mapped(const void *p, size_t len)
 {
     struct range r = {(uintptr_t)p, (uintptr_t)p + len, (uintptr_t)p, false};
     each_mapping(note_cover, &r);
-    return r.covered_to >= r.hi;
+    return r.covered_to >= r.hi || mincore_sees(p, len);
 }
 
 bool support_map_at(void *p, size_t len)
@@ -78,4 +105,22 @@ void support_unmap(void *p, size_t len)
 bool support_can_move(void)
 {
     return PAGEALLOC_TEST_CAN_MOVE;
+}
+
+static bool add_size(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    *(size_t *)arg += hi - lo;
+    return true;
+}
+
+size_t support_mapped_bytes(void)
+{
+    size_t total = 0;
+    each_mapping(add_size, &total);
+    return total;
+}
+
+bool support_under_qemu(void)
+{
+    return PAGEALLOC_TEST_QEMU;
 }

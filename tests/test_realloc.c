@@ -167,9 +167,13 @@ static void remap_grows_in_place_when_it_can(void)
     if (p == NULL)
         return;
     CHECK(pagealloc_realloc(p, 4 * page, 1, page, true) == p);
-    CHECK(pagealloc_realloc(p, page, 1, 4 * page, true) == p);
-    pagealloc_unmap(p, 4 * page);
-    CHECK(support_range_unmapped(p, 4 * page));
+    unsigned char *q = pagealloc_realloc(p, page, 1, 4 * page, true);
+    /* qemu-user's mremap moves the block even when it could grow in place. */
+    CHECK(q == p || (support_under_qemu() && q != NULL));
+    if (q == NULL)
+        q = p;
+    pagealloc_unmap(q, 4 * page);
+    CHECK(support_range_unmapped(q, 4 * page));
 }
 
 static void contents_survive_shrink_then_grow_back(void)
