@@ -1,0 +1,36 @@
+/*
+ * Test-only failure injection, compiled in only with PAGEALLOC_FAULT_INJECTION
+ * (never in release builds). Every system call the OS files make goes through
+ * pa_sys_enter() first; once armed, it makes chosen calls fail with a chosen
+ * errno without making them, so tests can walk every error path of the OS
+ * files without a real shortage of memory.
+ */
+#ifndef PAGEALLOC_FAULT_H
+#define PAGEALLOC_FAULT_H
+
+#include "os.h"
+
+#include <stdint.h>
+
+/*
+ * Counting from 1 the system calls of `kind` made from now on (PA_SYS_KINDS:
+ * of every kind), calls number first .. first + count - 1 fail with `err`
+ * (count UINT64_MAX: every call from `first` on). Process-wide; arm and
+ * disarm it from one thread while no other thread calls the library.
+ */
+void pa_fault_arm(enum pa_sys kind, uint64_t first, uint64_t count, int err);
+
+/* Stops failing calls; the counters below keep their values until re-armed. */
+void pa_fault_disarm(void);
+
+/* Calls of the armed kind seen since pa_fault_arm, failed or not. */
+uint64_t pa_fault_seen(void);
+
+/* Calls failed since pa_fault_arm. */
+uint64_t pa_fault_injected(void);
+
+/* The code address the last failed call was made from (its call site in the
+ * OS file, after inlining), or 0: lets a test count the sites it reached. */
+uintptr_t pa_fault_last_site(void);
+
+#endif

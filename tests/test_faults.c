@@ -1,0 +1,436 @@
+/*
+ * Failure injection (built only with PAGEALLOC_FAULT_INJECTION): a scripted
+ * sequence of operations that reaches every system-call site of the OS file
+ * is run again and again, failing its 1st, 2nd, ... system call, then every
+ * call from the Nth on. Each time: the failing operation returns NULL with the
+ * injected errno, the block the caller holds is intact and readable at its
+ * old length, and once everything is freed nothing is left mapped.
+ */
+#include "check.h"
+#include "fault.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+static size_t page;
+
+/* ---- What the address space looks like, from /proc/self/maps ------------ */
+
+enum { MAX_RANGES = 4096 };
+
+struct snapshot {
+    size_t n;
+    uintptr_t lo[MAX_RANGES], hi[MAX_RANGES];
+};
+
+static void take_snapshot(struct snapshot *s)
+{
+    s->n = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return;
+    char line[512];
+    unsigned long long lo, hi;
+    while (s->n < MAX_RANGES && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "%llx-%llx", &lo, &hi) == 2) {
+            s->lo[s->n] = (uintptr_t)lo;
+            s->hi[s->n] = (uintptr_t)hi;
+            s->n++;
+        }
+    fclose(f);
+}
+
+/* Unmaps, and counts, every byte mapped now that was not mapped in `before`:
+ * what the script leaked (the script maps nothing else). */
+static size_t unmap_new_ranges(const struct snapshot *before)
+{
+    static struct snapshot now;
+    take_snapshot(&now);
+    size_t leaked = 0;
+    for (size_t i = 0; i < now.n; i++) {
+        uintptr_t lo = now.lo[i];
+        while (lo < now.hi[i]) {
+            /* The next stretch of [lo, hi) that `before` does not cover. */
+            uintptr_t hi = now.hi[i];
+            bool covered = false;
+            for (size_t j = 0; j < before->n; j++) {
+                if (before->lo[j] <= lo && lo < before->hi[j]) {
+                    lo = before->hi[j] < now.hi[i] ? before->hi[j] : now.hi[i];
+                    covered = true;
+                    break;
+                }
+                if (before->lo[j] > lo && before->lo[j] < hi)
+                    hi = before->lo[j];
+            }
+            if (covered)
+                continue;
+            fprintf(stderr, "  left mapped: %#lx-%#lx\n", (unsigned long)lo, (unsigned long)hi);
+            leaked += hi - lo;
+            munmap((void *)lo, hi - lo);
+            lo = hi;
+        }
+    }
+    return leaked;
+}
+
+/* ---- The script ---------------------------------------------------------- */
+
+struct block {
+    unsigned char *p;
+    size_t len;
+    size_t align;
+    unsigned seed;
+};
+
+enum { BLOCKS = 8, BLOCKERS = 8 };
+
+struct run {
+    int err;          /* the injected errno */
+    bool persistent;  /* more calls than the Nth fail */
+    struct block b[BLOCKS];
+    void *blocker[BLOCKERS];
+    size_t blocker_len[BLOCKERS];
+    int blockers;
+    uintptr_t hint;   /* the library's address hint, as this test models it */
+    int failed_ops;   /* operations that reported the injected failure */
+    const char *failed_step;
+};
+
+static const char *current_step;
+
+static size_t rounded(size_t len)
+{
+    return (len + page - 1) / page * page;
+}
+
+static size_t effective_align(size_t align)
+{
+    return align > page ? align : page;
+}
+
+/* Occupies [p, p + len) outside the library (nothing if it is taken). */
+static void block_range(struct run *r, uintptr_t p, size_t len)
+{
+    if (p != 0 && r->blockers < BLOCKERS && support_map_at((void *)p, len)) {
+        r->blocker[r->blockers] = (void *)p;
+        r->blocker_len[r->blockers] = len;
+        r->blockers++;
+    }
+}
+
+/* The library's hint moves to each new block; freeing the block it points at
+ * moves it back up over that block. */
+static void hint_mapped(struct run *r, const void *p)
+{
+    r->hint = (uintptr_t)p;
+}
+
+static void note_failure(struct run *r)
+{
+    r->failed_ops++;
+    r->failed_step = current_step;
+}
+
+static void do_map(struct run *r, int slot, size_t len, size_t align, unsigned seed)
+{
+    struct block *b = &r->b[slot];
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    uint64_t injected = pa_fault_injected();
+    errno = 0;
+    unsigned char *p = pagealloc_map(len, align);
+    if (p == NULL) {
+        CHECK(pa_fault_injected() != injected);
+        CHECK(errno == r->err);
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        note_failure(r);
+        return;
+    }
+    CHECK(support_aligned(p, effective_align(align)));
+    CHECK(support_range_mapped(p, rounded(len)));
+    CHECK(support_all_zero(p, rounded(len)));
+    support_fill(p, len, seed);
+    b->p = p;
+    b->len = len;
+    b->align = align;
+    b->seed = seed;
+    hint_mapped(r, p);
+}
+
+static void do_realloc(struct run *r, int slot, size_t new_len, bool may_move)
+{
+    struct block *b = &r->b[slot];
+    if (b->p == NULL)
+        return;
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    uint64_t injected = pa_fault_injected();
+    errno = 0;
+    unsigned char *q = pagealloc_realloc(b->p, b->len, b->align, new_len, may_move);
+    if (q == NULL) {
+        /* Without mremap, growth that cannot be done in place fails with
+         * ENOMEM whatever made it fail. */
+        bool grows = rounded(new_len) > rounded(b->len);
+        if (grows && !support_can_move())
+            CHECK(errno == ENOMEM || errno == r->err);
+        else
+            CHECK(pa_fault_injected() != injected && errno == r->err);
+        CHECK(support_range_mapped(b->p, rounded(b->len)));
+        CHECK(support_has_pattern(b->p, b->len, b->seed));
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        note_failure(r);
+        return;
+    }
+    size_t keep = b->len < new_len ? b->len : new_len;
+    CHECK(may_move || q == b->p);
+    CHECK(support_aligned(q, effective_align(b->align)));
+    CHECK(support_has_pattern(q, keep, b->seed));
+    if (new_len > rounded(b->len))
+        CHECK(support_all_zero(q + rounded(b->len), rounded(new_len) - rounded(b->len)));
+    CHECK(support_range_mapped(q, rounded(new_len)));
+    if (q != b->p) {
+        CHECK(support_range_unmapped(b->p, rounded(b->len)));
+        hint_mapped(r, q);
+    }
+    support_fill(q, new_len, b->seed);
+    b->p = q;
+    b->len = new_len;
+}
+
+static void do_unmap(struct run *r, int slot)
+{
+    struct block *b = &r->b[slot];
+    if (b->p == NULL)
+        return;
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    errno = 0;
+    pagealloc_unmap(b->p, b->len);
+    if (pagealloc_stats().unmap_failures != failures) {
+        /* Refused: the addresses stay reserved, the memory went back (unless
+         * giving it back failed too), and the caller can see it. */
+        CHECK(errno == r->err);
+        CHECK(pagealloc_stats().unmap_failures == failures + 1);
+        CHECK(support_range_mapped(b->p, rounded(b->len)));
+        if (!r->persistent)
+            CHECK(support_all_zero(b->p, rounded(b->len)));
+        note_failure(r);
+        support_unmap(b->p, rounded(b->len));
+    } else {
+        CHECK(support_range_unmapped(b->p, rounded(b->len)));
+        if (r->hint == (uintptr_t)b->p)
+            r->hint = (uintptr_t)b->p + rounded(b->len);
+    }
+    b->p = NULL;
+}
+
+/* Maps a block and occupies the page right after it, so that it cannot grow
+ * in place. */
+static void map_with_taken_neighbour(struct run *r, int slot, size_t len, size_t align,
+                                     unsigned seed)
+{
+    do_map(r, slot, len, align, seed);
+    if (r->b[slot].p != NULL)
+        block_range(r, (uintptr_t)r->b[slot].p + rounded(len), page);
+}
+
+static void step(const char *name)
+{
+    current_step = name;
+}
+
+/* Reaches every system-call site of the OS file on Linux. */
+static void script(struct run *r)
+{
+    size_t two_mib = (size_t)1 << 21;
+    size_t span = page * (page / sizeof(void *));
+
+    step("map, page-aligned");
+    do_map(r, 0, 3 * page, 1, 1);
+    step("map, aligned, under the hint");
+    do_map(r, 1, page, two_mib, 2);
+    step("map, aligned, hint taken: over-allocate and trim");
+    block_range(r, pa_place_below(r->hint, 2 * page, two_mib, 0), 2 * page);
+    do_map(r, 2, page + 1, two_mib, 3);
+    step("shrink");
+    do_realloc(r, 0, page, false);
+    step("grow in place");
+    do_realloc(r, 0, 3 * page - 7, false);
+    step("remap that grows in place");
+    do_realloc(r, 0, page, true);
+    do_realloc(r, 0, 2 * page, true);
+    step("remap, page-aligned, moves");
+    map_with_taken_neighbour(r, 3, 2 * page, 1, 4);
+    do_realloc(r, 3, 8 * page, true);
+    step("remap, aligned, moves onto a reservation under the hint");
+    map_with_taken_neighbour(r, 4, 2 * page, 65536, 5);
+    do_realloc(r, 4, 40 * page, true);
+    step("remap, large, hint taken: reserve, trim, move");
+    map_with_taken_neighbour(r, 5, span, 1, 6);
+    if (r->b[5].p != NULL)
+        block_range(r, pa_place_below(r->hint, 2 * span, span, (uintptr_t)r->b[5].p & (span - 1)),
+                    page);
+    do_realloc(r, 5, 2 * span, true);
+    step("remap shrinks");
+    do_realloc(r, 5, span / 2, true);
+    step("unmap");
+    for (int i = 0; i < BLOCKS; i++)
+        do_unmap(r, i);
+    for (int i = 0; i < r->blockers; i++)
+        support_unmap(r->blocker[i], r->blocker_len[i]);
+}
+
+/* ---- The walks ----------------------------------------------------------- */
+
+enum { MAX_SITES = 64 };
+static uintptr_t sites[MAX_SITES];
+static int n_sites;
+
+static void note_site(uintptr_t site)
+{
+    for (int i = 0; i < n_sites; i++)
+        if (sites[i] == site)
+            return;
+    if (n_sites < MAX_SITES)
+        sites[n_sites++] = site;
+}
+
+static int injected_failures;
+
+/* Runs the script with the Nth call (and, if persistent, every later one)
+ * failing; returns how many calls the run made. */
+static uint64_t run_with_fault(uint64_t n, uint64_t count, int err, size_t *leaked)
+{
+    bool persistent = count > 1;
+    static struct snapshot before;
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    r.err = err;
+    r.persistent = persistent;
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    take_snapshot(&before);
+    pa_fault_arm(PA_SYS_KINDS, n, count, err);
+    script(&r);
+    pa_fault_disarm();
+    uint64_t injected = pa_fault_injected();
+    injected_failures += (int)injected;
+    if (injected != 0)
+        note_site(pa_fault_last_site());
+    CHECK(pagealloc_stats().mapped_bytes == mapped);
+    *leaked = unmap_new_ranges(&before);
+    if (getenv("PAGEALLOC_TEST_VERBOSE") != NULL || (!persistent && *leaked != 0))
+        fprintf(stderr, "  call %llu of %llu failed with errno %d: %d operations failed (%s), %zu "
+                        "bytes left mapped\n",
+                (unsigned long long)n, (unsigned long long)pa_fault_seen(), err, r.failed_ops,
+                r.failed_step != NULL ? r.failed_step : "none", *leaked);
+    return pa_fault_seen();
+}
+
+/* Fails call 1, 2, ... of the script in turn (the script's length varies a
+ * little from run to run with where the kernel puts things); returns how
+ * many runs it took. */
+static uint64_t walk(uint64_t limit, uint64_t count, int err, size_t *worst_leak)
+{
+    uint64_t n = 1;
+    for (; n <= limit; n++) {
+        size_t leaked = 0;
+        uint64_t seen = run_with_fault(n, count, err, &leaked);
+        if (seen > limit)
+            limit = seen;
+        if (leaked > *worst_leak)
+            *worst_leak = leaked;
+    }
+    return n - 1;
+}
+
+static uint64_t script_calls;
+
+/* A run without faults: counts the calls and checks the script reached the
+ * paths it means to (a usable hint costs one call, a taken one more). */
+static void script_runs_cleanly_without_faults(void)
+{
+    struct snapshot *before = malloc(sizeof *before);
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    take_snapshot(before);
+    pa_fault_arm(PA_SYS_KINDS, UINT64_MAX, 1, ENOMEM);
+    script(&r);
+    pa_fault_disarm();
+    CHECK(r.failed_ops == 0 || !support_can_move());
+    CHECK(unmap_new_ranges(before) == 0);
+    script_calls = pa_fault_seen();
+    printf("  the script makes %llu system calls\n", (unsigned long long)script_calls);
+    CHECK(script_calls >= 20);
+    free(before);
+}
+
+/* A single failing call, wherever it falls, fails one operation cleanly. */
+static void each_single_failure_is_reported_and_leaks_nothing(void)
+{
+    const int errs[] = {ENOMEM, EAGAIN};
+    for (size_t e = 0; e < sizeof errs / sizeof errs[0]; e++) {
+        size_t leaked = 0;
+        uint64_t runs = walk(script_calls, 1, errs[e], &leaked);
+        CHECK(leaked == 0);
+        printf("  errno %d: failed each of %llu calls in turn\n", errs[e],
+               (unsigned long long)runs);
+    }
+}
+
+/* When every call from the Nth on fails (the system stays out of memory), the
+ * operations still fail cleanly and keep the caller's blocks. What is left is
+ * address space only (a trim and its clean-up both refused), never memory
+ * that was touched. */
+static void persistent_failure_fails_cleanly_from_every_call_on(void)
+{
+    size_t worst = 0;
+    uint64_t runs = walk(script_calls, 2, ENOMEM, &worst);
+    printf("  failed each pair of consecutive calls: %llu runs, at most %zu bytes of address "
+           "space left reserved\n",
+           (unsigned long long)runs, worst);
+    worst = 0;
+    runs = walk(script_calls, UINT64_MAX, ENOMEM, &worst);
+    printf("  failed every call from each of %llu calls on; at most %zu bytes of address space "
+           "left reserved\n",
+           (unsigned long long)runs, worst);
+}
+
+static void a_fault_armed_for_one_kind_fails_only_that_kind(void)
+{
+    unsigned char *p = pagealloc_map(4 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, 4 * page, 9);
+    pa_fault_arm(PA_SYS_UNMAP, 1, 1, EBUSY);
+    unsigned char *q = pagealloc_map(page, 1);
+    CHECK(q != NULL);
+    CHECK_ERRNO(pagealloc_realloc(p, 4 * page, 1, page, false) == NULL, EBUSY);
+    CHECK(support_has_pattern(p, 4 * page, 9));
+    CHECK(pagealloc_realloc(p, 4 * page, 1, page, false) == p);
+    pa_fault_disarm();
+    CHECK(pa_fault_seen() == 2 && pa_fault_injected() == 1);
+    pagealloc_unmap(p, page);
+    pagealloc_unmap(q, page);
+    CHECK(support_range_unmapped(p, 4 * page));
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    printf("fault injection\n");
+    fflush(stdout);
+    RUN(script_runs_cleanly_without_faults);
+    RUN(each_single_failure_is_reported_and_leaks_nothing);
+    RUN(persistent_failure_fails_cleanly_from_every_call_on);
+    RUN(a_fault_armed_for_one_kind_fails_only_that_kind);
+    printf("  %d injected failures at %d distinct call sites (code offsets from pagealloc_map:",
+           injected_failures, n_sites);
+    for (int i = 0; i < n_sites; i++)
+        printf(" %+ld", (long)(sites[i] - (uintptr_t)pagealloc_map));
+    printf(")\n");
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+    return check_done();
+}
