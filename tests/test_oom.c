@@ -1,0 +1,132 @@
+/*
+ * Real out-of-memory: in a child process whose address space is capped with
+ * setrlimit(RLIMIT_AS), map, grow in place and remap-with-move fail with
+ * ENOMEM, the caller's blocks stay intact, the process keeps working, and
+ * memory freed afterwards can be mapped again.
+ */
+#define _GNU_SOURCE
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static size_t page;
+
+enum { HEADROOM_MIB = 96, CHUNK_MIB = 8, MAX_CHUNKS = 64 };
+
+/* Bytes of address space the process uses now, from /proc/self/statm. */
+static size_t address_space_used(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * page;
+}
+
+/* Maps CHUNK_MIB blocks until the system refuses; returns how many. */
+static int map_until_refused(unsigned char **chunks)
+{
+    size_t chunk = (size_t)CHUNK_MIB << 20;
+    int n = 0;
+    for (; n < MAX_CHUNKS; n++) {
+        errno = 0;
+        chunks[n] = pagealloc_map(chunk, 1);
+        if (chunks[n] == NULL) {
+            CHECK(errno == ENOMEM);
+            break;
+        }
+        chunks[n][0] = (unsigned char)n;
+        chunks[n][chunk - 1] = (unsigned char)n;
+    }
+    return n;
+}
+
+static void out_of_address_space(void)
+{
+    size_t big = (size_t)1 << 30;
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = address_space_used() + ((size_t)HEADROOM_MIB << 20);
+    CHECK(setrlimit(RLIMIT_AS, &lim) == 0);
+
+    /* A map larger than what is left. */
+    CHECK_ERRNO(pagealloc_map(big, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_map(page, big) == NULL, ENOMEM);
+
+    /* Growth in place and by moving, of a plain and of an aligned block. */
+    const size_t aligns[] = {1, (size_t)1 << 21};
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        unsigned char *p = pagealloc_map(4 * page, aligns[i]);
+        CHECK(p != NULL);
+        if (p == NULL)
+            continue;
+        support_fill(p, 4 * page, (unsigned)i);
+        size_t mapped = pagealloc_stats().mapped_bytes;
+        CHECK_ERRNO(pagealloc_realloc(p, 4 * page, aligns[i], big, false) == NULL, ENOMEM);
+        CHECK_ERRNO(pagealloc_realloc(p, 4 * page, aligns[i], big, true) == NULL, ENOMEM);
+        pagealloc_allocator a = pagealloc_page_allocator();
+        CHECK(!pagealloc_resize(a, p, 4 * page, aligns[i], big));
+        CHECK(pagealloc_remap(a, p, 4 * page, aligns[i], big) == NULL);
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        CHECK(support_range_mapped(p, 4 * page));
+        CHECK(support_has_pattern(p, 4 * page, (unsigned)i));
+        /* The process keeps working: small changes still succeed. */
+        unsigned char *q = pagealloc_realloc(p, 4 * page, aligns[i], 8 * page, true);
+        CHECK(q != NULL);
+        if (q != NULL) {
+            CHECK(support_has_pattern(q, 4 * page, (unsigned)i));
+            CHECK(support_all_zero(q + 4 * page, 4 * page));
+            p = q;
+        }
+        pagealloc_unmap(p, q != NULL ? 8 * page : 4 * page);
+    }
+
+    /* Use up what is left, then free it: the same amount maps again. */
+    static unsigned char *chunks[MAX_CHUNKS];
+    int n = map_until_refused(chunks);
+    CHECK(n > 0 && n < MAX_CHUNKS);
+    for (int i = 0; i < n; i++) {
+        CHECK(chunks[i][0] == (unsigned char)i);
+        pagealloc_unmap(chunks[i], (size_t)CHUNK_MIB << 20);
+    }
+    int again = map_until_refused(chunks);
+    CHECK(again >= n);
+    for (int i = 0; i < again; i++)
+        pagealloc_unmap(chunks[i], (size_t)CHUNK_MIB << 20);
+    printf("  under a %d MiB headroom: %d blocks of %d MiB, freed, then %d again\n", HEADROOM_MIB,
+           n, CHUNK_MIB, again);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+}
+
+/* The limit applies to the child only, so the rest of the suite is not
+ * affected by what it leaves behind. */
+static void map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        out_of_address_space();
+        fflush(stdout);
+        _exit(check_failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    RUN(map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS);
+    return check_done();
+}
