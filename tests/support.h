@@ -38,6 +38,28 @@ size_t support_mapped_bytes(void);
  */
 bool support_under_qemu(void);
 
+/* ---- Where Windows differs (support_windows.c) ------------------------- */
+
+/* The unit in which the system reserves address space: the page size on
+ * POSIX, the allocation granularity (64 KiB) on Windows. A block's range is
+ * rounded up to it, so the range right after a block is another process
+ * mapping's only from the next unit on. */
+size_t support_granularity(void);
+
+/* True when no page of [p, p + len) holds memory: unmapped, or (Windows)
+ * still reserved but decommitted, as the tail of a shrunk block is until the
+ * whole reservation goes. On POSIX the same as support_range_unmapped. */
+bool support_range_given_back(const void *p, size_t len);
+
+/* The map system calls pagealloc_map(len, ...) makes when it can place the
+ * block under the hint: 1, or on Windows 2 (reserve, then commit) when len is
+ * not a whole number of granularity units. */
+unsigned support_map_calls(size_t len);
+
+/* Whether the main thread's stack sits above the blocks the system maps, as
+ * on Linux and macOS; Windows puts it near the bottom of the address space. */
+bool support_stack_at_top(void);
+
 /* Byte patterns: fill with a pattern derived from seed, check it, check zero. */
 static inline unsigned char support_pattern(size_t i, unsigned seed)
 {

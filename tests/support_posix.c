@@ -124,3 +124,24 @@ bool support_under_qemu(void)
 {
     return PAGEALLOC_TEST_QEMU;
 }
+
+size_t support_granularity(void)
+{
+    return support_page_size();
+}
+
+bool support_range_given_back(const void *p, size_t len)
+{
+    return support_range_unmapped(p, len);
+}
+
+unsigned support_map_calls(size_t len)
+{
+    (void)len;
+    return 1;
+}
+
+bool support_stack_at_top(void)
+{
+    return true;
+}

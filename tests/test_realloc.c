@@ -6,6 +6,8 @@
 #include <errno.h>
 
 static size_t page;
+/* The unit address space is reserved in: page size, or 64 KiB on Windows. */
+static size_t unit;
 
 static void same_page_count_returns_the_block_without_a_system_call(void)
 {
@@ -34,7 +36,8 @@ static void shrink_keeps_the_address_and_gives_the_tail_back(void)
     CHECK(pagealloc_realloc(p, 8 * page, 1, 3 * page - 5, false) == p);
     CHECK(support_has_pattern(p, 3 * page - 5, 1));
     CHECK(support_range_mapped(p, 3 * page));
-    CHECK(support_range_unmapped(p + 3 * page, 5 * page));
+    /* Windows keeps the tail reserved (decommitted) until the block goes. */
+    CHECK(support_range_given_back(p + 3 * page, 5 * page));
     CHECK(pagealloc_stats().mapped_bytes == mapped - 5 * page);
     pagealloc_unmap(p, 3 * page);
     CHECK(support_range_unmapped(p, 8 * page));
@@ -58,18 +61,19 @@ static void grow_in_place_when_the_next_range_is_free(void)
     CHECK(support_range_unmapped(p, 4 * page));
 }
 
-/* Maps a 2-page block with `align` and occupies the range right after it. */
+/* Maps a block of two reservation units (two pages but on Windows) with
+ * `align` and occupies the range right after it. */
 static unsigned char *block_with_taken_neighbour(size_t align, unsigned seed)
 {
     for (int tries = 0; tries < 8; tries++) {
-        unsigned char *p = pagealloc_map(2 * page, align);
+        unsigned char *p = pagealloc_map(2 * unit, align);
         if (p == NULL)
             return NULL;
-        if (support_map_at(p + 2 * page, page)) {
-            support_fill(p, 2 * page, seed);
+        if (support_map_at(p + 2 * unit, page)) {
+            support_fill(p, 2 * unit, seed);
             return p;
         }
-        pagealloc_unmap(p, 2 * page);
+        pagealloc_unmap(p, 2 * unit);
     }
     return NULL;
 }
@@ -81,16 +85,16 @@ static void grow_in_place_fails_cleanly_when_the_next_range_is_taken(void)
     if (p == NULL)
         return;
     size_t mapped = pagealloc_stats().mapped_bytes;
-    CHECK_ERRNO(pagealloc_realloc(p, 2 * page, 1, 6 * page, false) == NULL, ENOMEM);
-    CHECK(support_has_pattern(p, 2 * page, 3));
-    CHECK(support_range_mapped(p, 3 * page));
+    CHECK_ERRNO(pagealloc_realloc(p, 2 * unit, 1, 6 * unit, false) == NULL, ENOMEM);
+    CHECK(support_has_pattern(p, 2 * unit, 3));
+    CHECK(support_range_mapped(p, 2 * unit + page));
     CHECK(pagealloc_stats().mapped_bytes == mapped);
     pagealloc_allocator a = pagealloc_page_allocator();
-    CHECK(!pagealloc_resize(a, p, 2 * page, 1, 6 * page));
-    CHECK(support_has_pattern(p, 2 * page, 3));
-    pagealloc_unmap(p, 2 * page);
-    support_unmap(p + 2 * page, page);
-    CHECK(support_range_unmapped(p, 3 * page));
+    CHECK(!pagealloc_resize(a, p, 2 * unit, 1, 6 * unit));
+    CHECK(support_has_pattern(p, 2 * unit, 3));
+    pagealloc_unmap(p, 2 * unit);
+    support_unmap(p + 2 * unit, page);
+    CHECK(support_range_unmapped(p, 2 * unit + page));
 }
 
 /* Where the system can move pages, remap moves the block and keeps its bytes
@@ -104,25 +108,25 @@ static void remap_moves_without_copying_and_keeps_the_alignment(void)
         CHECK(p != NULL);
         if (p == NULL)
             continue;
-        unsigned char *q = pagealloc_realloc(p, 2 * page, aligns[i], 40 * page, true);
+        unsigned char *q = pagealloc_realloc(p, 2 * unit, aligns[i], 40 * unit, true);
         if (support_can_move()) {
             CHECK(q != NULL && q != p);
             if (q == NULL)
                 q = p;
             CHECK(support_aligned(q, align));
-            CHECK(support_has_pattern(q, 2 * page, (unsigned)i));
-            CHECK(support_all_zero(q + 2 * page, 38 * page));
-            CHECK(support_range_unmapped(p, 2 * page));
-            CHECK(support_range_mapped(p + 2 * page, page));
-            pagealloc_unmap(q, 40 * page);
-            CHECK(support_range_unmapped(q, 40 * page));
+            CHECK(support_has_pattern(q, 2 * unit, (unsigned)i));
+            CHECK(support_all_zero(q + 2 * unit, 38 * unit));
+            CHECK(support_range_unmapped(p, 2 * unit));
+            CHECK(support_range_mapped(p + 2 * unit, page));
+            pagealloc_unmap(q, 40 * unit);
+            CHECK(support_range_unmapped(q, 40 * unit));
         } else {
             CHECK(q == NULL);
-            CHECK(support_has_pattern(p, 2 * page, (unsigned)i));
-            pagealloc_unmap(p, 2 * page);
-            CHECK(support_range_unmapped(p, 2 * page));
+            CHECK(support_has_pattern(p, 2 * unit, (unsigned)i));
+            pagealloc_unmap(p, 2 * unit);
+            CHECK(support_range_unmapped(p, 2 * unit));
         }
-        support_unmap(p + 2 * page, page);
+        support_unmap(p + 2 * unit, page);
     }
 }
 
@@ -243,6 +247,7 @@ static void realloc_fails_with_ENOMEM_and_keeps_the_block_when_new_len_overflows
 int main(void)
 {
     page = pagealloc_page_size();
+    unit = support_granularity();
     RUN(same_page_count_returns_the_block_without_a_system_call);
     RUN(shrink_keeps_the_address_and_gives_the_tail_back);
     RUN(grow_in_place_when_the_next_range_is_free);

@@ -18,7 +18,7 @@ static void page_allocator_entries_are_map_realloc_and_unmap(void)
         return;
     support_fill(p, 3 * page, 1);
     CHECK(pagealloc_resize(a, p, 3 * page, 1, page));
-    CHECK(support_range_unmapped(p + page, 2 * page));
+    CHECK(support_range_given_back(p + page, 2 * page));
     CHECK(pagealloc_resize(a, p, page, 1, 3 * page));
     CHECK(support_has_pattern(p, page, 1));
     /* Without a way to move pages, remap fails when the next page is taken. */

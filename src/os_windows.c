@@ -1,0 +1,400 @@
+/*
+ * os.h on Windows, on ntdll's NtAllocateVirtualMemory, NtFreeVirtualMemory and
+ * NtQueryVirtualMemory.
+ *
+ * A block is one or more adjacent reservations, each a whole number of
+ * allocation-granularity units (64 KiB). The block's pages are committed; the
+ * pages past its end in its last reservation (the slack) are reserved only.
+ * Every reservation of a block starts before the block's end. So growth inside
+ * the slack is one commit, growth past it reserves the adjacent range and
+ * joins it, a shrink decommits the tail and releases whole reservations past
+ * the new end, and unmap releases every reservation from the block's start.
+ * Windows cannot move pages without copying: pa_os_move only grows in place.
+ */
+#include "os.h"
+
+#include <windows.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+typedef LONG ntstatus;
+
+/* ntdll exports these; mingw-w64's user-mode headers do not declare them. */
+__declspec(dllimport) ntstatus NTAPI NtAllocateVirtualMemory(HANDLE process, PVOID *base,
+                                                             ULONG_PTR zero_bits, PSIZE_T size,
+                                                             ULONG type, ULONG protect);
+__declspec(dllimport) ntstatus NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base,
+                                                         PSIZE_T size, ULONG type);
+__declspec(dllimport) ntstatus NTAPI NtQueryVirtualMemory(HANDLE process, PVOID base, int info_class,
+                                                          PVOID info, SIZE_T info_size,
+                                                          PSIZE_T returned);
+
+#define CURRENT_PROCESS ((HANDLE)(LONG_PTR)-1)
+#define MEMORY_BASIC_INFORMATION_CLASS 0
+/* How often the fallback aligned reservation retries when another thread
+ * takes the range between its release and its re-reservation. */
+#define ALIGNED_RESERVE_TRIES 8
+
+typedef PVOID(WINAPI *virtual_alloc2_fn)(HANDLE, PVOID, SIZE_T, ULONG, ULONG,
+                                         MEM_EXTENDED_PARAMETER *, ULONG);
+
+/* ---- What the system is like, read once --------------------------------- */
+
+struct system {
+    size_t page;
+    size_t granularity;         /* where reservations may start, and their unit */
+    uintptr_t lowest, highest;  /* the usable address range, inclusive */
+    virtual_alloc2_fn valloc2;  /* NULL before Windows 10 1803 (or when disabled) */
+};
+
+static struct system sys_info;
+static INIT_ONCE sys_once = INIT_ONCE_STATIC_INIT;
+
+/* PAGEALLOC_NO_VIRTUALALLOC2 (tests) makes the library behave as on a Windows
+ * without VirtualAlloc2, so the fallback path runs where both exist. */
+static virtual_alloc2_fn find_virtual_alloc2(void)
+{
+    const char *off = getenv("PAGEALLOC_NO_VIRTUALALLOC2");
+    HMODULE kernelbase = GetModuleHandleW(L"kernelbase.dll");
+    if ((off != NULL && off[0] != '\0' && off[0] != '0') || kernelbase == NULL)
+        return NULL;
+    /* Through void (*)(void), the cast GCC accepts between function types. */
+    return (virtual_alloc2_fn)(void (*)(void))GetProcAddress(kernelbase, "VirtualAlloc2");
+}
+
+static BOOL CALLBACK read_system(PINIT_ONCE once, PVOID param, PVOID *context)
+{
+    (void)once, (void)param, (void)context;
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    sys_info.page = si.dwPageSize;
+    sys_info.granularity = si.dwAllocationGranularity;
+    sys_info.lowest = (uintptr_t)si.lpMinimumApplicationAddress;
+    sys_info.highest = (uintptr_t)si.lpMaximumApplicationAddress;
+    sys_info.valloc2 = find_virtual_alloc2();
+    return TRUE;
+}
+
+static const struct system *sys(void)
+{
+    InitOnceExecuteOnce(&sys_once, read_system, NULL, NULL);
+    return &sys_info;
+}
+
+/* True when `size` bytes could ever fit in the usable address range. */
+static bool fits(size_t size)
+{
+    const struct system *s = sys();
+    return size <= s->highest - s->lowest;
+}
+
+/* ---- System calls, each announced to the portable layer ----------------- */
+
+/* Only STATUS_SUCCESS counts: Wine answers some impossible sizes with
+ * informational (non-negative) statuses and no memory. */
+static int alloc_error(ntstatus st)
+{
+    return st == 0 ? 0 : ENOMEM;
+}
+
+static int free_error(ntstatus st)
+{
+    return st == 0 ? 0 : EINVAL;
+}
+
+/* Reserves (and, with MEM_COMMIT in `type`, commits) at *base, or anywhere
+ * when *base is NULL. */
+static int sys_alloc(void **base, size_t size, ULONG type)
+{
+    int err = pa_sys_enter(PA_SYS_MAP);
+    if (err != 0)
+        return err;
+    SIZE_T n = size;
+    return alloc_error(NtAllocateVirtualMemory(CURRENT_PROCESS, base, 0, &n, type, PAGE_READWRITE));
+}
+
+static int sys_commit(void *addr, size_t size)
+{
+    return sys_alloc(&addr, size, MEM_COMMIT);
+}
+
+/* Releases the whole reservation starting at addr; *released gets its size. */
+static int sys_release(void *addr, size_t *released)
+{
+    int err = pa_sys_enter(PA_SYS_UNMAP);
+    if (err != 0)
+        return err;
+    SIZE_T n = 0;
+    err = free_error(NtFreeVirtualMemory(CURRENT_PROCESS, &addr, &n, MEM_RELEASE));
+    *released = n;
+    return err;
+}
+
+static int sys_decommit(void *addr, size_t size)
+{
+    int err = pa_sys_enter(PA_SYS_ADVISE);
+    if (err != 0)
+        return err;
+    SIZE_T n = size;
+    return free_error(NtFreeVirtualMemory(CURRENT_PROCESS, &addr, &n, MEM_DECOMMIT));
+}
+
+static int sys_query(void *addr, MEMORY_BASIC_INFORMATION *info)
+{
+    int err = pa_sys_enter(PA_SYS_QUERY);
+    if (err != 0)
+        return err;
+    ntstatus st = NtQueryVirtualMemory(CURRENT_PROCESS, addr, MEMORY_BASIC_INFORMATION_CLASS, info,
+                                       sizeof *info, NULL);
+    return st == 0 ? 0 : EINVAL;
+}
+
+/* VirtualAlloc2 is kernelbase's wrapper of NtAllocateVirtualMemoryEx. */
+static int sys_reserve_aligned(size_t size, size_t align, void **out)
+{
+    int err = pa_sys_enter(PA_SYS_MAP);
+    if (err != 0)
+        return err;
+    MEM_ADDRESS_REQUIREMENTS req = {NULL, NULL, align};
+    MEM_EXTENDED_PARAMETER param = {0};
+    param.Type = MemExtendedParameterAddressRequirements;
+    param.Pointer = &req;
+    *out = sys()->valloc2(CURRENT_PROCESS, NULL, size, MEM_RESERVE | MEM_TOP_DOWN,
+                          PAGE_READWRITE, &param, 1);
+    return *out != NULL ? 0 : ENOMEM;
+}
+
+/* ---- Reservations ------------------------------------------------------- */
+
+static char *at(void *addr, size_t offset)
+{
+    return (char *)addr + offset;
+}
+
+static size_t round_to_granularity(size_t size)
+{
+    size_t g = sys()->granularity;
+    return (size + (g - 1)) & ~(g - 1);
+}
+
+/* Releases the reservations that start at addr, one after another, until
+ * they cover [addr, end). */
+static int release_from(char *addr, char *end)
+{
+    while (addr < end) {
+        size_t released;
+        int err = sys_release(addr, &released);
+        if (err != 0)
+            return err;
+        if (released == 0)
+            return EINVAL;
+        addr += released;
+    }
+    return 0;
+}
+
+/* Commits the first `size` bytes of a reservation, or releases it on failure. */
+static int commit_or_release(void *base, size_t size)
+{
+    int err = sys_commit(base, size);
+    if (err != 0) {
+        size_t released;
+        sys_release(base, &released);
+    }
+    return err;
+}
+
+/*
+ * Reserves `reserve` bytes at addr (or top-down anywhere when addr is NULL)
+ * and commits the first `commit` of them: one call when they are equal.
+ */
+static int reserve_and_commit(void *addr, size_t reserve, size_t commit, void **out)
+{
+    void *base = addr;
+    if (commit == reserve) {
+        int err = sys_alloc(&base, reserve, MEM_RESERVE | MEM_COMMIT | (addr ? 0 : MEM_TOP_DOWN));
+        if (err == 0)
+            *out = base;
+        return err;
+    }
+    int err = sys_alloc(&base, reserve, MEM_RESERVE | (addr ? 0 : MEM_TOP_DOWN));
+    if (err == 0)
+        err = commit_or_release(base, commit);
+    if (err == 0)
+        *out = base;
+    return err;
+}
+
+/* Without VirtualAlloc2: reserve enough to hold an aligned range, release it,
+ * and reserve the aligned range inside, which another thread may take first. */
+static int reserve_aligned_fallback(size_t size, size_t align, void **out)
+{
+    size_t span = size + (align - sys()->granularity);
+    if (span < size || !fits(span))
+        return ENOMEM;
+    for (int tries = 0; tries < ALIGNED_RESERVE_TRIES; tries++) {
+        void *probe = NULL;
+        size_t released;
+        int err = sys_alloc(&probe, span, MEM_RESERVE | MEM_TOP_DOWN);
+        if (err == 0)
+            err = sys_release(probe, &released);
+        if (err != 0)
+            return err;
+        void *aligned = at(probe, (0 - (uintptr_t)probe) & (align - 1));
+        if (sys_alloc(&aligned, size, MEM_RESERVE) == 0) {
+            *out = aligned;
+            return 0;
+        }
+    }
+    return ENOMEM;
+}
+
+/* Reserves `reserve` bytes aligned to `align` (more than the granularity)
+ * anywhere and commits the first `commit`. */
+static int map_aligned(size_t reserve, size_t commit, size_t align, void **out)
+{
+    void *base;
+    int err = sys()->valloc2 != NULL ? sys_reserve_aligned(reserve, align, &base)
+                                     : reserve_aligned_fallback(reserve, align, &base);
+    if (err == 0)
+        err = commit_or_release(base, commit);
+    if (err == 0)
+        *out = base;
+    return err;
+}
+
+/* ---- os.h --------------------------------------------------------------- */
+
+size_t pa_os_page_size(void)
+{
+    return sys()->page;
+}
+
+/*
+ * Reserves whole granularity units and commits `size` of them. Just below the
+ * hint first (an exact address: one reservation, whatever the alignment), else
+ * top-down anywhere, so blocks stack downwards from the top of the address
+ * space, away from the stack, heaps and DLLs at its bottom.
+ */
+int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    size_t g = sys()->granularity;
+    size_t modulus = align > g ? align : g;
+    if (!fits(size) || !fits(modulus))
+        return ENOMEM;
+    size_t reserve = round_to_granularity(size);
+    uintptr_t want = pa_place_below(ceiling, size, modulus, 0);
+    if (want >= sys()->lowest && reserve_and_commit((void *)want, reserve, size, out) == 0)
+        return 0;
+    if (modulus == g)
+        return reserve_and_commit(NULL, reserve, size, out);
+    return map_aligned(reserve, size, modulus, out);
+}
+
+int pa_os_unmap(void *addr, size_t size)
+{
+    return release_from(addr, at(addr, size));
+}
+
+/* Decommits, then commits again: the physical pages go back at once and the
+ * range reads as zero, as os.h asks (MEM_RESET would keep old bytes readable). */
+int pa_os_discard(void *addr, size_t size)
+{
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = sys_query(p, &m);
+        if (err != 0)
+            return err;
+        char *region_end = at(m.BaseAddress, m.RegionSize);
+        size_t n = (size_t)((region_end < end ? region_end : end) - p);
+        /* Commits may not span reservations: one region at a time. */
+        if (m.State == MEM_COMMIT && (err = sys_decommit(p, n)) == 0)
+            err = sys_commit(p, n);
+        if (err != 0)
+            return err;
+        p = region_end;
+    }
+    return 0;
+}
+
+/*
+ * Decommits the tail inside the reservation that holds the new end, and
+ * releases the reservations that start past it. A block of one reservation
+ * shrinks with one call; with several, a failing later call leaves the earlier
+ * ones done.
+ */
+int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
+{
+    char *p = at(addr, new_size), *end = at(addr, old_size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = sys_query(p, &m);
+        if (err != 0)
+            return err;
+        if (m.State == MEM_FREE)
+            return EINVAL;
+        if (m.AllocationBase == p)
+            return release_from(p, end);
+        char *region_end = at(m.BaseAddress, m.RegionSize);
+        if (m.State == MEM_COMMIT)
+            err = sys_decommit(p, (size_t)((region_end < end ? region_end : end) - p));
+        if (err != 0)
+            return err;
+        p = region_end;
+    }
+    return 0;
+}
+
+/*
+ * Commits the slack of the last reservation, and when that is not enough
+ * reserves the range right after it first. On failure everything done is
+ * undone: the slack was uncommitted and the new reservation is released.
+ */
+int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+{
+    char *old_end = at(addr, old_size), *new_end = at(addr, new_size);
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(old_end, &m);
+    if (err != 0)
+        return err;
+    /* Reserved pages in a reservation that started before old_end are ours. */
+    size_t slack = 0;
+    if (m.State == MEM_RESERVE && m.AllocationBase != old_end)
+        slack = (size_t)(at(m.BaseAddress, m.RegionSize) - old_end);
+    else if (m.State != MEM_FREE)
+        return ENOMEM;
+    if (slack >= new_size - old_size)
+        return sys_commit(old_end, new_size - old_size);
+
+    /* The next reservation must start where the last one ends. */
+    char *next = old_end + slack;
+    size_t g = sys()->granularity;
+    size_t need = (size_t)(new_end - next);
+    size_t reserve = round_to_granularity(need);
+    if (((uintptr_t)next & (g - 1)) != 0 || reserve < need || (uintptr_t)next > sys()->highest ||
+        reserve > sys()->highest - (uintptr_t)next)
+        return ENOMEM;
+    void *joined;
+    err = reserve_and_commit(next, reserve, need, &joined);
+    if (err != 0)
+        return err;
+    if (slack != 0 && (err = sys_commit(old_end, slack)) != 0) {
+        size_t released;
+        sys_release(next, &released);
+        return err;
+    }
+    return 0;
+}
+
+int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
+               void **out)
+{
+    (void)align, (void)ceiling;
+    int err = pa_os_grow(addr, old_size, new_size);
+    if (err == 0)
+        *out = addr;
+    return err;
+}
