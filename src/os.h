@@ -6,7 +6,8 @@
  * Every function may assume, and the portable code guarantees:
  * - addresses are page-aligned and non-NULL, sizes are non-zero multiples of
  *   the page size, and `align` is a power of two no smaller than a page;
- * - size + align does not overflow, and neither does addr + size;
+ * - size + align does not overflow, and neither does addr + size (except
+ *   addr + new_size in pa_os_move);
  * - the block passed in is one the library mapped, at its current size.
  * Each returns 0 on success or an errno value (errno itself may change).
  * Each system call is announced with pa_sys_enter() right before it is made.
@@ -48,6 +49,8 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size);
  * copying them (the old range is unmapped). `ceiling` is the address hint.
  * Stores the block's address in *out. On failure the block is untouched; an
  * OS that cannot move pages fails with the in-place growth's error.
+ * addr + new_size may pass the end of the address space (a block high in a
+ * 32-bit one): it cannot grow in place then, only move, else ENOMEM.
  */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out);

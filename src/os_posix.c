@@ -218,7 +218,8 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = p;
         return 0;
     }
-    int err = pa_os_grow(addr, old_size, new_size);
+    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr;
+    int err = fits ? pa_os_grow(addr, old_size, new_size) : ENOMEM;
     if (err == 0)
         *out = addr;
     if (err != ENOMEM || !have_mremap)

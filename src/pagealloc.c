@@ -252,8 +252,9 @@ void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len,
         errno = EINVAL;
         return NULL;
     }
+    /* Past the end of the address space a block can only grow by moving. */
     if (!round_up(new_len, page, &new_size) || new_size > SIZE_MAX - align ||
-        new_size > UINTPTR_MAX - (uintptr_t)ptr) {
+        (!may_move && new_size > UINTPTR_MAX - (uintptr_t)ptr)) {
         errno = ENOMEM;
         return NULL;
     }
