@@ -352,10 +352,12 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
  * Commits the slack of the last reservation, and when that is not enough
  * reserves the range right after it first. On failure everything done is
  * undone: the slack was uncommitted and the new reservation is released.
+ * Works on sizes only: addr + new_size may be past the address space.
  */
 int pa_os_grow(void *addr, size_t old_size, size_t new_size)
 {
-    char *old_end = at(addr, old_size), *new_end = at(addr, new_size);
+    char *old_end = at(addr, old_size);
+    size_t grow_by = new_size - old_size;
     MEMORY_BASIC_INFORMATION m;
     int err = sys_query(old_end, &m);
     if (err != 0)
@@ -366,19 +368,18 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
         slack = (size_t)(at(m.BaseAddress, m.RegionSize) - old_end);
     else if (m.State != MEM_FREE)
         return ENOMEM;
-    if (slack >= new_size - old_size)
-        return sys_commit(old_end, new_size - old_size);
+    if (slack >= grow_by)
+        return sys_commit(old_end, grow_by);
 
-    /* The next reservation must start where the last one ends. */
+    /* The next reservation must start where the last one ends, and fit. */
     char *next = old_end + slack;
-    size_t g = sys()->granularity;
-    size_t need = (size_t)(new_end - next);
-    size_t reserve = round_to_granularity(need);
-    if (((uintptr_t)next & (g - 1)) != 0 || reserve < need || (uintptr_t)next > sys()->highest ||
-        reserve > sys()->highest - (uintptr_t)next)
+    size_t need = grow_by - slack;
+    uintptr_t highest = sys()->highest;
+    if (((uintptr_t)next & (sys()->granularity - 1)) != 0 || !fits(need) ||
+        (uintptr_t)next > highest || round_to_granularity(need) - 1 > highest - (uintptr_t)next)
         return ENOMEM;
     void *joined;
-    err = reserve_and_commit(next, reserve, need, &joined);
+    err = reserve_and_commit(next, round_to_granularity(need), need, &joined);
     if (err != 0)
         return err;
     if (slack != 0 && (err = sys_commit(old_end, slack)) != 0) {

@@ -245,6 +245,8 @@ static void sizes_past_the_address_space_fail_with_ENOMEM(void)
     if (p == NULL)
         return;
     CHECK_ERRNO(pagealloc_realloc(p, page, 1, huge, true) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(p, page, 1, SIZE_MAX - 2 * gran + 1, true) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(p, page, 1, SIZE_MAX - 2 * gran + 1, false) == NULL, ENOMEM);
     CHECK(all_in_state(p + page, gran - page, MEM_RESERVE));
     pagealloc_unmap(p, page);
 }
