@@ -27,8 +27,11 @@
 extern "C" {
 #endif
 
-/* The shared library exports only what this header declares. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+/* The shared library exports only what this header declares (on Windows,
+ * marking any symbol dllexport stops the linker from exporting all of them). */
+#if defined(_WIN32) && defined(PAGEALLOC_BUILD_DLL)
+#define PAGEALLOC_API __declspec(dllexport)
+#elif (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #define PAGEALLOC_API __attribute__((visibility("default")))
 #else
 #define PAGEALLOC_API
