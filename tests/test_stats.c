@@ -56,12 +56,123 @@ static void shrink_and_grow_in_place_are_one_system_call_each(void)
     CHECK(support_range_unmapped(p, 8 * page));
 }
 
+/* The highest mapped_bytes stays as the peak after the blocks are freed. */
+static void peak_stays_after_the_blocks_are_freed(void)
+{
+    size_t len = 64 * page;
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(p != NULL);
+    struct pagealloc_stats s0 = pagealloc_stats();
+    pagealloc_unmap(p, len);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(s1.mapped_bytes == s0.mapped_bytes - len);
+    CHECK(s1.peak_mapped_bytes == s0.peak_mapped_bytes);
+    CHECK(s1.peak_mapped_bytes >= s0.mapped_bytes);
+}
+
+/* With a 1 GiB alignment too, the steady state is one map call and one unmap
+ * call: the block goes back under the hint, aligned, with no trimming. */
+static void aligned_alloc_at_1_GiB_is_one_map_call_in_the_steady_state(void)
+{
+    if (sizeof(void *) < 8)
+        return; /* a 32-bit address space has few 1 GiB-aligned ranges */
+    size_t align = (size_t)1 << 30, len = 16 * page;
+    pagealloc_unmap(pagealloc_map(len, align), len);
+    struct pagealloc_stats s0 = pagealloc_stats();
+    const int rounds = 10;
+    for (int r = 0; r < rounds; r++) {
+        unsigned char *p = pagealloc_map(len, align);
+        CHECK(p != NULL && support_aligned(p, align));
+        if (p == NULL)
+            return;
+        p[0] = 1;
+        pagealloc_unmap(p, len);
+    }
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(s1.map_calls - s0.map_calls == (uint64_t)rounds * support_map_calls(len));
+    CHECK(s1.unmap_calls - s0.unmap_calls == (uint64_t)rounds);
+}
+
+/* A small block that cannot grow in place moves with one mremap and nothing else. */
+static void a_small_move_is_one_remap_call(void)
+{
+    if (!support_can_move())
+        return;
+    unsigned char *p = pagealloc_map(4 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    /* Under the hint, the range after the block is usually taken already. */
+    bool blocker = support_map_at(p + 4 * page, page);
+    p[0] = 5;
+    struct pagealloc_stats s0 = pagealloc_stats();
+    unsigned char *q = pagealloc_realloc(p, 4 * page, 1, 8 * page, true);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(q != NULL && q[0] == 5);
+    CHECK(s1.remap_calls - s0.remap_calls == 1);
+    CHECK(s1.map_calls == s0.map_calls && s1.unmap_calls == s0.unmap_calls);
+    CHECK(s1.mapped_bytes - s0.mapped_bytes == 4 * page);
+    if (q != NULL)
+        pagealloc_unmap(q, 8 * page);
+    else
+        pagealloc_unmap(p, 4 * page);
+    if (blocker)
+        support_unmap(p + 4 * page, page);
+}
+
+/*
+ * A block of a page-table span or more that cannot grow in place: one mremap
+ * that fails in place, one mmap reserving a target under the hint with the
+ * block's alignment and offset within the span, one mremap onto it. The kernel
+ * then moves whole page-table pages (about 20 times faster for 1 GiB).
+ */
+static void a_large_move_keeps_alignment_and_span_offset_in_three_calls(void)
+{
+    if (!support_can_move())
+        return;
+    size_t span = page * (page / sizeof(void *));
+    size_t align = 16 * page;
+    size_t len = span + align; /* not a whole number of spans */
+    unsigned char *p = pagealloc_map(len, align);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    bool blocker = support_map_at(p + len, page);
+    p[0] = 1;
+    p[len - 1] = 2;
+    struct pagealloc_stats s0 = pagealloc_stats();
+    unsigned char *q = pagealloc_realloc(p, len, align, 2 * len, true);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(q != NULL && q != p);
+    if (q == NULL) {
+        pagealloc_unmap(p, len);
+    } else {
+        CHECK(support_aligned(q, align));
+        CHECK(((uintptr_t)q & (span - 1)) == ((uintptr_t)p & (span - 1)));
+        CHECK(q[0] == 1 && q[len - 1] == 2 && q[len] == 0);
+        CHECK(s1.remap_calls - s0.remap_calls == 2);
+        /* qemu-user takes MAP_FIXED_NOREPLACE as a mere hint when the range is
+         * taken, so the library may have to fall back to over-allocating there. */
+        if (!support_under_qemu())
+            CHECK(s1.map_calls - s0.map_calls == 1 && s1.unmap_calls == s0.unmap_calls);
+        CHECK(s1.mapped_bytes - s0.mapped_bytes == len);
+        pagealloc_unmap(q, 2 * len);
+        CHECK(support_range_unmapped(q, 2 * len));
+    }
+    if (blocker)
+        support_unmap(p + len, page);
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
     RUN(stats_follow_mapped_bytes_and_their_peak);
     RUN(page_aligned_alloc_and_free_are_one_system_call_each);
     RUN(shrink_and_grow_in_place_are_one_system_call_each);
+    RUN(peak_stays_after_the_blocks_are_freed);
+    RUN(aligned_alloc_at_1_GiB_is_one_map_call_in_the_steady_state);
+    RUN(a_small_move_is_one_remap_call);
+    RUN(a_large_move_keeps_alignment_and_span_offset_in_three_calls);
     struct pagealloc_stats s = pagealloc_stats();
     CHECK(s.mapped_bytes == 0);
     CHECK(s.unmap_failures == 0);

@@ -1,0 +1,537 @@
+/*
+ * make bench: runs every workload for every contender, each sample in a fresh
+ * worker process, contenders alternated (their order rotates every round), and
+ * prints Markdown tables of medians with ranges and ratios to the floor (the
+ * system calls themselves), measured in the same run. Also writes bench.csv
+ * and, when gnuplot is installed, bench.png next to the executable.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef BENCH_HAVE_MIMALLOC
+#define BENCH_HAVE_MIMALLOC 0
+#endif
+#ifndef BENCH_HAVE_JEMALLOC
+#define BENCH_HAVE_JEMALLOC 0
+#endif
+
+enum { MAX_REPS = 31, MAX_ROWS = 8, MAX_CONTENDERS = 8 };
+
+static char dir[PATH_MAX];
+static int reps_scale = 1; /* divides the repetitions: `pagealloc_bench quick` */
+static FILE *csv;
+
+/* ---- Running workers ---------------------------------------------------- */
+
+static bool have_peer(const char *name)
+{
+    if (strcmp(name, "mimalloc") == 0)
+        return BENCH_HAVE_MIMALLOC;
+    if (strcmp(name, "jemalloc") == 0)
+        return BENCH_HAVE_JEMALLOC;
+    return true;
+}
+
+static const char *worker_of(const char *contender)
+{
+    if (strcmp(contender, "mimalloc") == 0)
+        return "pagealloc_bench_mimalloc";
+    if (strcmp(contender, "jemalloc") == 0)
+        return "pagealloc_bench_jemalloc";
+    return "pagealloc_bench_system";
+}
+
+/* Runs one worker; false if it failed. */
+static bool sample(const char *workload, const char *contender, const char *args,
+                   double v[BENCH_FIELDS])
+{
+    char cmd[PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd, "'%s/%s' %s %s %s", dir, worker_of(contender), workload, contender,
+             args);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return false;
+    int n = 0;
+    for (int i = 0; i < BENCH_FIELDS; i++)
+        n += fscanf(f, "%lf", &v[i]) == 1;
+    return pclose(f) == 0 && n == BENCH_FIELDS;
+}
+
+/* ---- A group: rows (parameters) by contenders, REPS samples each --------- */
+
+struct cell {
+    int n;
+    double v[MAX_REPS][BENCH_FIELDS];
+};
+
+struct group {
+    const char *id, *workload;
+    int reps;
+    int rows, contenders;
+    const char *contender[MAX_CONTENDERS];
+    char row_name[MAX_ROWS][48];
+    char args[MAX_ROWS][96];
+    double row_value[MAX_ROWS]; /* x axis of the plot */
+    struct cell cell[MAX_ROWS][MAX_CONTENDERS];
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median, minimum and maximum of field f over a cell's samples. */
+static double stat(const struct cell *c, int f, double *lo, double *hi)
+{
+    double x[MAX_REPS];
+    for (int i = 0; i < c->n; i++)
+        x[i] = c->v[i][f];
+    qsort(x, (size_t)c->n, sizeof x[0], cmp_double);
+    if (lo != NULL)
+        *lo = c->n > 0 ? x[0] : 0;
+    if (hi != NULL)
+        *hi = c->n > 0 ? x[c->n - 1] : 0;
+    if (c->n == 0)
+        return 0;
+    return c->n % 2 ? x[c->n / 2] : (x[c->n / 2 - 1] + x[c->n / 2]) / 2;
+}
+
+static double median(const struct group *g, int row, int k)
+{
+    return stat(&g->cell[row][k], 0, NULL, NULL);
+}
+
+static int find(const struct group *g, const char *contender)
+{
+    for (int k = 0; k < g->contenders; k++)
+        if (strcmp(g->contender[k], contender) == 0)
+            return k;
+    return -1;
+}
+
+static void run(struct group *g)
+{
+    int reps = g->reps / reps_scale > 2 ? g->reps / reps_scale : 3;
+    if (reps > MAX_REPS)
+        reps = MAX_REPS;
+    fprintf(stderr, "running %s (%d rounds)", g->id, reps);
+    for (int r = 0; r < reps; r++) {
+        for (int row = 0; row < g->rows; row++)
+            for (int j = 0; j < g->contenders; j++) {
+                int k = (j + r + row) % g->contenders;
+                struct cell *c = &g->cell[row][k];
+                if (!have_peer(g->contender[k]))
+                    continue;
+                if (sample(g->workload, g->contender[k], g->args[row], c->v[c->n]))
+                    c->n++;
+            }
+        fprintf(stderr, ".");
+    }
+    fprintf(stderr, "\n");
+    for (int row = 0; row < g->rows; row++)
+        for (int k = 0; k < g->contenders; k++) {
+            struct cell *c = &g->cell[row][k];
+            if (c->n == 0)
+                continue;
+            double lo, hi, m = stat(c, 0, &lo, &hi);
+            fprintf(csv, "%s,%s,%s,%.1f,%.1f,%.1f,%.4f,%d", g->id, g->row_name[row], g->contender[k],
+                    m, lo, hi, m / median(g, row, 0), c->n);
+            for (int f = 1; f < BENCH_FIELDS; f++)
+                fprintf(csv, ",%.4g", stat(c, f, NULL, NULL));
+            fprintf(csv, "\n");
+        }
+}
+
+/* ---- Printing ----------------------------------------------------------- */
+
+/* "median (min–max) ×ratio" in the given unit; the floor has no ratio. */
+static void print_cell(const struct group *g, int row, int k, double unit)
+{
+    const struct cell *c = &g->cell[row][k];
+    if (!have_peer(g->contender[k])) {
+        printf(" skipped |");
+        return;
+    }
+    if (c->n == 0) {
+        printf(" failed |");
+        return;
+    }
+    double lo, hi, m = stat(c, 0, &lo, &hi);
+    printf(" %.3g (%.3g–%.3g)", m / unit, lo / unit, hi / unit);
+    if (k != 0)
+        printf(" **%.2f×**", m / median(g, row, 0));
+    printf(" |");
+}
+
+static void print_header(const struct group *g, const char *first, const char *last)
+{
+    printf("| %s |", first);
+    for (int k = 0; k < g->contenders; k++)
+        printf(" %s%s |", g->contender[k], k == 0 ? " (floor)" : "");
+    if (last != NULL)
+        printf(" %s |", last);
+    printf("\n|---|");
+    for (int k = 0; k < g->contenders; k++)
+        printf("---|");
+    printf("%s\n", last != NULL ? "---|" : "");
+}
+
+/* pagealloc's mmap/munmap/mremap calls per operation, e.g. "1 + 1 + 0". */
+static void print_calls(const struct group *g, int row)
+{
+    int k = find(g, "pagealloc");
+    const struct cell *c = k >= 0 ? &g->cell[row][k] : NULL;
+    if (c == NULL || c->n == 0) {
+        printf(" – |\n");
+        return;
+    }
+    printf(" %.2g + %.2g + %.2g |\n", stat(c, 1, NULL, NULL), stat(c, 2, NULL, NULL),
+           stat(c, 3, NULL, NULL));
+}
+
+static void print_table(const struct group *g, const char *first, double unit)
+{
+    print_header(g, first, "pagealloc mmap + munmap + mremap per op");
+    for (int row = 0; row < g->rows; row++) {
+        printf("| %s |", g->row_name[row]);
+        for (int k = 0; k < g->contenders; k++)
+            print_cell(g, row, k, unit);
+        print_calls(g, row);
+    }
+}
+
+/* One row per contender: for workloads with a single parameter. */
+static void print_by_contender(const struct group *g, double unit, const char *unit_name)
+{
+    printf("| contender | %s, median (min–max) | ratio to %s | pagealloc mmap + munmap + "
+           "mremap |\n|---|---|---|---|\n",
+           unit_name, g->contender[0]);
+    for (int k = 0; k < g->contenders; k++) {
+        const struct cell *c = &g->cell[0][k];
+        printf("| %s%s |", g->contender[k], k == 0 ? " (floor)" : "");
+        if (!have_peer(g->contender[k]) || c->n == 0) {
+            printf(" %s | | |\n", have_peer(g->contender[k]) ? "failed" : "skipped");
+            continue;
+        }
+        double lo, hi, m = stat(c, 0, &lo, &hi);
+        printf(" %.3g (%.3g–%.3g) | %.2f× |", m / unit, lo / unit, hi / unit,
+               m / median(g, 0, 0));
+        if (stat(c, 1, NULL, NULL) >= 0)
+            printf(" %.3g + %.3g + %.3g |\n", stat(c, 1, NULL, NULL), stat(c, 2, NULL, NULL),
+                   stat(c, 3, NULL, NULL));
+        else
+            printf(" |\n");
+    }
+}
+
+/* ---- The workloads ------------------------------------------------------ */
+
+static const char *const everyone[] = {"mmap", "pagealloc", "glibc", "mimalloc", "jemalloc"};
+
+static void set_contenders(struct group *g, const char *const *names, int n)
+{
+    g->contenders = n;
+    for (int k = 0; k < n; k++)
+        g->contender[k] = names[k];
+}
+
+static void size_name(char *out, size_t n, size_t bytes)
+{
+    if (bytes >= (size_t)1 << 30)
+        snprintf(out, n, "%zu GiB", bytes >> 30);
+    else if (bytes >= (size_t)1 << 20)
+        snprintf(out, n, "%zu MiB", bytes >> 20);
+    else
+        snprintf(out, n, "%zu KiB", bytes >> 10);
+}
+
+static struct group page_aligned, aligned, aligned_nowrite, grow, move, threads, churn;
+
+/* Worst ratio of contender k to the floor over a group's rows. */
+static double worst_ratio(const struct group *g, int k)
+{
+    double worst = 0;
+    for (int row = 0; row < g->rows; row++) {
+        double r = median(g, row, k) / median(g, row, 0);
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
+static void write_plot(void)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/bench-plot.dat", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return;
+    const struct group *gs[2] = {&page_aligned, &aligned};
+    for (int i = 0; i < 2; i++) {
+        const struct group *g = gs[i];
+        fprintf(f, "%s", i == 0 ? "KiB" : "alignment_KiB");
+        for (int k = 0; k < g->contenders; k++)
+            fprintf(f, " %s", g->contender[k]);
+        fprintf(f, "\n");
+        for (int row = 0; row < g->rows; row++) {
+            fprintf(f, "%g", g->row_value[row] / 1024);
+            for (int k = 0; k < g->contenders; k++)
+                if (g->cell[row][k].n > 0)
+                    fprintf(f, " %.4g", median(g, row, k) / 1000);
+                else
+                    fprintf(f, " NaN");
+            fprintf(f, "\n");
+        }
+        fprintf(f, "\n\n");
+    }
+    fclose(f);
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        printf("\nPlot skipped: gnuplot is not installed (apt-get install gnuplot-nox).\n");
+        return;
+    }
+    char cmd[4 * PATH_MAX];
+    snprintf(cmd, sizeof cmd,
+             "gnuplot -e \"set terminal pngcairo size 1200,480 font ',10'; set output '%s/bench.png';"
+             " set multiplot layout 1,2; set logscale xy 2; set grid; set key top left;"
+             " set ylabel 'µs per alloc + free (median)';"
+             " set title 'alloc + touch + free, page-aligned'; set xlabel 'size (KiB)';"
+             " plot for [i=2:%d] '%s/bench-plot.dat' index 0 using 1:i with linespoints title columnheader(i);"
+             " set title 'alloc + touch + free of 1 MiB, aligned'; set xlabel 'alignment (KiB)';"
+             " plot for [i=2:%d] '%s/bench-plot.dat' index 1 using 1:i with linespoints title columnheader(i);"
+             " unset multiplot\" 2>&1",
+             dir, page_aligned.contenders + 1, dir, aligned.contenders + 1, dir);
+    if (system(cmd) == 0)
+        printf("\nPlot: %s/bench.png (data in bench-plot.dat).\n", dir);
+    else
+        printf("\nPlot failed: gnuplot returned an error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "quick") == 0)
+        reps_scale = 4;
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n <= 0) {
+        fprintf(stderr, "pagealloc_bench: cannot find its own directory\n");
+        return 1;
+    }
+    dir[n] = '\0';
+    *strrchr(dir, '/') = '\0';
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/bench.csv", dir);
+    csv = fopen(path, "w");
+    if (csv == NULL) {
+        perror(path);
+        return 1;
+    }
+    fprintf(csv, "group,workload,contender,median_ns,min_ns,max_ns,ratio_to_floor,samples,"
+                 "mmap_per_op,munmap_per_op,mremap_per_op,x1,x2,x3\n");
+    time_t start = time(NULL);
+    double load0[3] = {0};
+    getloadavg(load0, 3);
+
+    /* alloc + touch + free, page-aligned, 4 KiB to 64 MiB */
+    struct group *g = &page_aligned;
+    *g = (struct group){.id = "page_aligned", .workload = "allocfree", .reps = 11};
+    set_contenders(g, everyone, 5);
+    for (int i = 0; i < 8; i++) {
+        size_t len = (size_t)4096 << (2 * i);
+        size_name(g->row_name[i], sizeof g->row_name[i], len);
+        snprintf(g->args[i], sizeof g->args[i], "%zu 4096 1000", len);
+        g->row_value[i] = (double)len;
+    }
+    g->rows = 8;
+    run(g);
+
+    /* 1 MiB at 64 KiB ... 1 GiB alignment; the floor is unaligned */
+    g = &aligned;
+    *g = (struct group){.id = "aligned", .workload = "allocfree", .reps = 11};
+    static const char *const aligned_names[] = {"mmap", "mmap@aligned", "mmap+trim", "pagealloc",
+                                                "glibc", "mimalloc", "jemalloc"};
+    set_contenders(g, aligned_names, 7);
+    const size_t aligns[] = {(size_t)64 << 10, (size_t)2 << 20, (size_t)64 << 20, (size_t)1 << 30};
+    for (int i = 0; i < 4; i++) {
+        size_name(g->row_name[i], sizeof g->row_name[i], aligns[i]);
+        snprintf(g->args[i], sizeof g->args[i], "%d %zu 1000", 1 << 20, aligns[i]);
+        g->row_value[i] = (double)aligns[i];
+    }
+    g->rows = 4;
+    run(g);
+
+    /* the same without writing to the block: no page-table page is needed */
+    g = &aligned_nowrite;
+    *g = aligned;
+    memset(g->cell, 0, sizeof g->cell);
+    g->id = "aligned_nowrite";
+    for (int i = 0; i < 4; i++)
+        snprintf(g->args[i], sizeof g->args[i], "%d %zu 1000 nowrite", 1 << 20, aligns[i]);
+    run(g);
+
+    /* grow by doubling, 1 MiB to 1 GiB, touching each new page */
+    g = &grow;
+    *g = (struct group){.id = "grow", .workload = "grow", .reps = 5, .rows = 1};
+    static const char *const grow_names[] = {"mmap",     "pagealloc", "pagealloc+copy", "glibc",
+                                             "mimalloc", "jemalloc"};
+    set_contenders(g, grow_names, 6);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "1 MiB to 1 GiB");
+    snprintf(g->args[0], sizeof g->args[0], "%d %d", 1 << 20, 1 << 30);
+    run(g);
+
+    /* move a populated 1 GiB block that cannot grow in place */
+    g = &move;
+    *g = (struct group){.id = "move", .workload = "move", .reps = 5, .rows = 2};
+    set_contenders(g, everyone, 5);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "1 GiB");
+    snprintf(g->args[0], sizeof g->args[0], "%d", 1 << 30);
+    snprintf(g->row_name[1], sizeof g->row_name[1], "1 GiB + 4 KiB");
+    snprintf(g->args[1], sizeof g->args[1], "%d", (1 << 30) + 4096);
+    run(g);
+
+    /* alloc + free of 64 KiB on 1 and 2 threads */
+    g = &threads;
+    *g = (struct group){.id = "threads", .workload = "threads", .reps = 7, .rows = 2};
+    set_contenders(g, everyone, 5);
+    for (int i = 0; i < 2; i++) {
+        snprintf(g->row_name[i], sizeof g->row_name[i], "%d thread%s", i + 1, i ? "s" : "");
+        snprintf(g->args[i], sizeof g->args[i], "%d %d 2000", i + 1, 64 << 10);
+    }
+    run(g);
+
+    /* resident memory around a churn of random blocks */
+    g = &churn;
+    *g = (struct group){.id = "churn", .workload = "churn", .reps = 3, .rows = 1};
+    set_contenders(g, everyone, 5);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "20000 steps");
+    snprintf(g->args[0], sizeof g->args[0], "20000");
+    run(g);
+
+    /* ---- the report ---- */
+    struct utsname u;
+    uname(&u);
+    double load1[3] = {0};
+    getloadavg(load1, 3);
+    printf("## pagealloc benchmark\n\n");
+    printf("Machine: %s %s, %ld CPUs; load average %.2f at the start, %.2f at the end; %.0f s.\n",
+           u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), load0[0], load1[0],
+           difftime(time(NULL), start));
+    printf("Each sample is a fresh process (warm-up, then the timed loop); contenders alternate "
+           "in a rotating order; cells are median (min–max) over the samples and **ratio** "
+           "to the floor's median in the same run.\n");
+    if (!BENCH_HAVE_MIMALLOC)
+        printf("mimalloc: skipped (libmimalloc-dev was not found when configuring).\n");
+    if (!BENCH_HAVE_JEMALLOC)
+        printf("jemalloc: skipped (libjemalloc-dev was not found when configuring).\n");
+
+    printf("\n### alloc + write one byte + free, page-aligned (µs per operation)\n\n");
+    print_table(&page_aligned, "size", 1000);
+    printf("\n### alloc + write one byte + free of 1 MiB, aligned (µs per operation)\n\n"
+           "The floor is an unaligned mmap + munmap of 1 MiB; `mmap@aligned` maps at a fixed "
+           "aligned address with nothing else in its page-table span (one call each, no search), "
+           "`mmap+trim` maps 1 MiB + alignment and unmaps both ends (Zig, rpmalloc).\n\n");
+    print_table(&aligned, "alignment", 1000);
+    printf("\n### alloc + free of 1 MiB, aligned, never written (µs per operation)\n\n"
+           "The same without the write: no page is faulted in, so no page-table page is "
+           "allocated or freed; what is left is the system calls and their placement.\n\n");
+    print_table(&aligned_nowrite, "alignment", 1000);
+    printf("\n### grow by doubling from 1 MiB to 1 GiB, writing each new page (ms per run)\n\n"
+           "`mmap` is mremap(MREMAP_MAYMOVE); `pagealloc+copy` maps a new block, copies, frees "
+           "the old one.\n\n");
+    print_by_contender(&grow, 1e6, "ms");
+    printf("\n### move a populated block that cannot grow in place, by growing it 2 MiB "
+           "(ms)\n\n`mmap` is mremap(MREMAP_MAYMOVE) of a block from mmap. The kernel puts a "
+           "mapping whose length is a multiple of 2 MiB on a 2 MiB boundary, and so the target "
+           "of its mremap too: the 1 GiB row is the kernel's best case; a length that is not "
+           "(1 GiB + 4 KiB) shows plain mremap's usual case.\n\n");
+    print_table(&move, "block", 1e6);
+    for (int row = 0; row < move.rows; row++) {
+        printf("\n%s — moved / kept its offset modulo 2 MiB:", move.row_name[row]);
+        for (int k = 0; k < move.contenders; k++)
+            if (move.cell[row][k].n > 0)
+                printf(" %s %s/%s;", move.contender[k],
+                       stat(&move.cell[row][k], 4, NULL, NULL) > 0.5 ? "yes" : "no",
+                       stat(&move.cell[row][k], 5, NULL, NULL) > 0.5 ? "yes" : "no");
+    }
+    printf("\n");
+    printf("\n\n### alloc + write one byte + free of 64 KiB on 1 and 2 threads "
+           "(µs per operation per thread)\n\n");
+    print_table(&threads, "threads", 1000);
+    printf("\nThroughput of 2 threads over 1:");
+    for (int k = 0; k < threads.contenders; k++)
+        if (threads.cell[0][k].n > 0 && threads.cell[1][k].n > 0)
+            printf(" %s %.2f×;", threads.contender[k],
+                   2 * median(&threads, 0, k) / median(&threads, 1, k));
+    printf("\n\n### resident memory around a churn of random 4 KiB–1 MiB blocks (MiB)\n\n"
+           "| contender | µs per step | at start | peak | after freeing all | kept |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < churn.contenders; k++) {
+        const struct cell *c = &churn.cell[0][k];
+        if (c->n == 0) {
+            printf("| %s | %s | | | | |\n", churn.contender[k],
+                   have_peer(churn.contender[k]) ? "failed" : "skipped");
+            continue;
+        }
+        double s0 = stat(c, 4, NULL, NULL), peak = stat(c, 5, NULL, NULL),
+               end = stat(c, 6, NULL, NULL);
+        printf("| %s | %.3g | %.1f | %.1f | %.1f | %.1f |\n", churn.contender[k],
+               stat(c, 0, NULL, NULL) / 1000, s0, peak, end, end - s0);
+    }
+
+    /* pagealloc's system calls per operation, counted by its stats */
+    printf("\n### system calls per operation (pagealloc_stats)\n\n"
+           "| operation | mmap | munmap | mremap | target |\n|---|---|---|---|---|\n");
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "'%s/pagealloc_bench_system' syscalls pagealloc", dir);
+    FILE *f = popen(cmd, "r");
+    char name[64];
+    unsigned long long calls[3];
+    int total_ok = 0, total = 0;
+    while (f != NULL && fscanf(f, "%63s %llu %llu %llu", name, &calls[0], &calls[1], &calls[2]) == 4) {
+        unsigned long long sum = calls[0] + calls[1] + calls[2];
+        bool has_target = strncmp(name, "move", 4) != 0;
+        printf("| %s | %llu | %llu | %llu | %s |\n", name, calls[0], calls[1], calls[2],
+               has_target ? (sum == 1 ? "1: met" : "1: MISSED") : "–");
+        total += has_target;
+        total_ok += has_target && sum == 1;
+    }
+    if (f != NULL)
+        pclose(f);
+
+    /* the issue's targets */
+    int pa = find(&grow, "pagealloc"), gl = find(&grow, "glibc"), cp = find(&grow, "pagealloc+copy");
+    double grow_glibc = median(&grow, 0, pa) / median(&grow, 0, gl);
+    double grow_copy = median(&grow, 0, cp) / median(&grow, 0, pa);
+    double move_gain = median(&move, 1, 0) / median(&move, 1, find(&move, "pagealloc"));
+    double pa_page = worst_ratio(&page_aligned, find(&page_aligned, "pagealloc"));
+    double pa_aligned = worst_ratio(&aligned, find(&aligned, "pagealloc"));
+    int kc = find(&churn, "pagealloc");
+    double kept = stat(&churn.cell[0][kc], 6, NULL, NULL) - stat(&churn.cell[0][kc], 4, NULL, NULL);
+    printf("\n### targets\n\n| target | measured | |\n|---|---|---|\n");
+    printf("| alloc + free, page-aligned, ≤ 1.05× mmap + munmap | worst %.2f× | %s |\n", pa_page,
+           pa_page <= 1.05 ? "met" : "missed");
+    printf("| alloc + free of 1 MiB aligned 64 KiB–1 GiB, ≤ 1.15× unaligned mmap + munmap | worst "
+           "%.2f× | %s |\n",
+           pa_aligned, pa_aligned <= 1.15 ? "met" : "missed");
+    printf("| grow by doubling, ≤ 1.0× glibc realloc | %.2f× | %s |\n", grow_glibc,
+           grow_glibc <= 1.0 ? "met" : "missed");
+    printf("| grow by doubling, ≥ 2× faster than alloc + copy + free | %.2f× | %s |\n", grow_copy,
+           grow_copy >= 2.0 ? "met" : "missed");
+    printf("| move 1 GiB + 4 KiB, ≥ 10× faster than mremap(MREMAP_MAYMOVE) | %.1f× | %s |\n", move_gain,
+           move_gain >= 10 ? "met" : "missed");
+    printf("| one system call for alloc, free, aligned alloc, shrink, grow | %d of %d | %s |\n",
+           total_ok, total, total_ok == total && total > 0 ? "met" : "missed");
+    printf("| resident memory back to the start after churn | %+.1f MiB | %s |\n", kept,
+           kept < 1.0 ? "met" : "missed");
+    fclose(csv);
+    printf("\nCSV: %s/bench.csv\n", dir);
+    write_plot();
+    return 0;
+}

@@ -1,0 +1,363 @@
+/*
+ * One sample of one workload for one contender (see bench.h for the command
+ * lines). Each sample runs in a fresh process, after a warm-up, so that the
+ * driver can alternate contenders and so that address-space layout luck is
+ * sampled rather than fixed by one run.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+#include "pagealloc.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct contender *c;
+static size_t page;
+static double out[BENCH_FIELDS];
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static size_t arg_size(const char *s)
+{
+    return (size_t)strtoull(s, NULL, 0);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "worker: %s failed (%s)\n", what, c != NULL ? c->name : "?");
+    exit(1);
+}
+
+/* Writes one byte in each page of [p + from, p + to). */
+static void touch(char *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i += page)
+        p[i] = 1;
+}
+
+/* ---- pagealloc's system calls around a timed section -------------------- */
+
+static struct pagealloc_stats stats0;
+static bool counts_calls;
+
+static void calls_begin(void)
+{
+    stats0 = pagealloc_stats();
+}
+
+static void calls_end(double ops)
+{
+    struct pagealloc_stats s = pagealloc_stats();
+    out[1] = counts_calls ? (double)(s.map_calls - stats0.map_calls) / ops : -1;
+    out[2] = counts_calls ? (double)(s.unmap_calls - stats0.unmap_calls) / ops : -1;
+    out[3] = counts_calls ? (double)(s.remap_calls - stats0.remap_calls) / ops : -1;
+}
+
+/* ---- Workloads ---------------------------------------------------------- */
+
+static bool write_first_byte = true;
+
+static void alloc_free_loop(size_t len, size_t align, size_t iters)
+{
+    for (size_t i = 0; i < iters; i++) {
+        char *p = c->alloc(len, align);
+        if (p == NULL)
+            die("alloc");
+        if (write_first_byte)
+            p[0] = 1;
+        c->free(p, len);
+    }
+}
+
+static void allocfree(size_t len, size_t align, size_t iters, bool write)
+{
+    write_first_byte = write;
+    alloc_free_loop(len, align, iters / 4 + 10);
+    calls_begin();
+    double t0 = now_ns();
+    alloc_free_loop(len, align, iters);
+    out[0] = (now_ns() - t0) / (double)iters;
+    calls_end((double)iters);
+}
+
+/* Doubles a block from `from` to `to` bytes, touching every new page. */
+static void grow_run(size_t from, size_t to)
+{
+    char *p = c->alloc(from, page);
+    if (p == NULL)
+        die("alloc");
+    touch(p, 0, from);
+    for (size_t len = from; len < to; len *= 2) {
+        p = c->grow(p, len, 2 * len);
+        if (p == NULL)
+            die("grow");
+        touch(p, len, 2 * len);
+    }
+    c->free(p, to);
+}
+
+static void grow(size_t from, size_t to)
+{
+    grow_run(from, from * 64 < to ? from * 64 : to);
+    calls_begin();
+    double t0 = now_ns();
+    grow_run(from, to);
+    out[0] = now_ns() - t0;
+    calls_end(1);
+}
+
+/* Fills the block's pages, then occupies the page after its end so that it
+ * cannot grow in place, and times the growth by 2 MiB that must move it. */
+static void move(size_t full_len)
+{
+    size_t extra = (size_t)2 << 20;
+    /* Round 0, on a smaller block, is the warm-up. */
+    for (int round = 0; round < 2; round++) {
+        size_t len = round == 0 ? full_len / 16 : full_len;
+        char *p = c->alloc(len, page);
+        if (p == NULL)
+            die("alloc");
+        char *lo = (char *)(((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1));
+        char *hi = (char *)(((uintptr_t)p + len) & ~(uintptr_t)(page - 1));
+#ifdef MADV_POPULATE_WRITE
+        if (madvise(lo, (size_t)(hi - lo), MADV_POPULATE_WRITE) != 0)
+#endif
+            touch(lo, 0, (size_t)(hi - lo));
+        /* An allocator's own mapping may end a little past the block. */
+        char *end = (char *)(((uintptr_t)p + len + page - 1) & ~(uintptr_t)(page - 1));
+        void *blocker = MAP_FAILED;
+        for (int i = 0; i < 4 && blocker == MAP_FAILED; i++, end += page)
+            blocker = mmap(end, page, PROT_READ,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        calls_begin();
+        double t0 = now_ns();
+        char *q = c->grow(p, len, len + extra);
+        out[0] = now_ns() - t0;
+        calls_end(1);
+        if (q == NULL)
+            die("grow");
+        out[4] = q != p; /* 1 if the block moved */
+        out[5] = ((uintptr_t)q & (((size_t)2 << 20) - 1)) == ((uintptr_t)p & (((size_t)2 << 20) - 1));
+        c->free(q, len + extra);
+        if (blocker != MAP_FAILED)
+            munmap(blocker, page);
+    }
+}
+
+struct thread_arg {
+    pthread_barrier_t *start;
+    size_t len, iters;
+};
+
+static void *thread_main(void *arg)
+{
+    struct thread_arg *a = arg;
+    alloc_free_loop(a->len, page, a->iters / 4 + 10);
+    pthread_barrier_wait(a->start); /* warmed up */
+    pthread_barrier_wait(a->start); /* counting and timing */
+    alloc_free_loop(a->len, page, a->iters);
+    return NULL;
+}
+
+/* n threads, each running the alloc + free loop; time per operation per thread. */
+static void threads(size_t n, size_t len, size_t iters)
+{
+    pthread_t tid[16];
+    pthread_barrier_t start;
+    struct thread_arg a = {&start, len, iters};
+    if (n < 1 || n > 16)
+        die("thread count");
+    pthread_barrier_init(&start, NULL, (unsigned)n + 1);
+    for (size_t i = 0; i < n; i++)
+        if (pthread_create(&tid[i], NULL, thread_main, &a) != 0)
+            die("pthread_create");
+    pthread_barrier_wait(&start);
+    calls_begin();
+    double t0 = now_ns();
+    pthread_barrier_wait(&start);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(tid[i], NULL);
+    out[0] = (now_ns() - t0) / (double)iters;
+    calls_end((double)(n * iters));
+    pthread_barrier_destroy(&start);
+}
+
+static double resident_mib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (double)resident * (double)page / (1 << 20);
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_random(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/*
+ * Random blocks of 1 to 256 pages (sizes spread evenly on a log scale) in 256
+ * slots: each step frees the slot's block or allocates one and writes to all
+ * its pages. Records resident memory before, at the peak, and after all is freed.
+ */
+static void churn(size_t steps)
+{
+    enum { SLOTS = 256 };
+    static char *block[SLOTS];
+    static size_t size[SLOTS];
+    out[4] = resident_mib();
+    calls_begin();
+    double t0 = now_ns();
+    for (size_t s = 0; s < steps; s++) {
+        uint64_t r = next_random();
+        size_t i = (size_t)(r % SLOTS);
+        if (block[i] != NULL) {
+            c->free(block[i], size[i]);
+            block[i] = NULL;
+            continue;
+        }
+        size_t pages = 1 + (size_t)((r >> 8) % ((uint64_t)1 << ((r >> 40) % 9)));
+        size[i] = pages * page;
+        block[i] = c->alloc(size[i], page);
+        if (block[i] == NULL)
+            die("alloc");
+        touch(block[i], 0, size[i]);
+    }
+    for (size_t i = 0; i < SLOTS; i++)
+        if (block[i] != NULL)
+            c->free(block[i], size[i]);
+    out[0] = (now_ns() - t0) / (double)steps;
+    calls_end((double)steps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    out[5] = (double)ru.ru_maxrss / 1024;
+    out[6] = resident_mib();
+}
+
+/* pagealloc's system calls for each kind of operation, one line each:
+ * name, then mmap, munmap, mremap calls. */
+static void report(const char *name, struct pagealloc_stats s0)
+{
+    struct pagealloc_stats s = pagealloc_stats();
+    printf("%s %llu %llu %llu\n", name, (unsigned long long)(s.map_calls - s0.map_calls),
+           (unsigned long long)(s.unmap_calls - s0.unmap_calls),
+           (unsigned long long)(s.remap_calls - s0.remap_calls));
+}
+
+/* Occupies the page after [p, p + len) so that the block cannot grow in place. */
+static void *block_after(char *p, size_t len)
+{
+    void *b = mmap(p + len, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    return b == MAP_FAILED ? NULL : b;
+}
+
+static void syscalls(void)
+{
+    size_t small = (size_t)64 << 10, mib = (size_t)1 << 20, big = (size_t)64 << 20;
+    struct pagealloc_stats s0;
+    /* Warm the hint for the aligned case: the steady state is what counts. */
+    pagealloc_unmap(pagealloc_map(mib, 2 * mib), mib);
+
+    s0 = pagealloc_stats();
+    char *p = pagealloc_map(small, 1);
+    report("alloc", s0);
+    s0 = pagealloc_stats();
+    pagealloc_unmap(p, small);
+    report("free", s0);
+    s0 = pagealloc_stats();
+    p = pagealloc_map(mib, 2 * mib);
+    report("aligned_alloc", s0);
+    pagealloc_unmap(p, mib);
+
+    p = pagealloc_map(small, 1);
+    s0 = pagealloc_stats();
+    if (pagealloc_realloc(p, small, 1, small / 2, false) != p)
+        die("shrink");
+    report("shrink", s0);
+    s0 = pagealloc_stats();
+    if (pagealloc_realloc(p, small / 2, 1, small, false) != p)
+        die("grow in place");
+    report("grow", s0);
+    void *b = block_after(p, small);
+    s0 = pagealloc_stats();
+    char *q = pagealloc_realloc(p, small, 1, 2 * small, true);
+    if (q == NULL)
+        die("move");
+    report(q != p ? "move_small" : "move_small_in_place", s0);
+    pagealloc_unmap(q, 2 * small);
+    if (b != NULL)
+        munmap(b, page);
+
+    p = pagealloc_map(big, 1);
+    b = block_after(p, big);
+    s0 = pagealloc_stats();
+    q = pagealloc_realloc(p, big, 1, 2 * big, true);
+    if (q == NULL)
+        die("move");
+    report(q != p ? "move_large" : "move_large_in_place", s0);
+    pagealloc_unmap(q, 2 * big);
+    if (b != NULL)
+        munmap(b, page);
+}
+
+int main(int argc, char **argv)
+{
+    page = pagealloc_page_size();
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s WORKLOAD CONTENDER ARGS... (see bench.h)\n", argv[0]);
+        return 2;
+    }
+    for (size_t i = 0; i < bench_contender_count; i++)
+        if (strcmp(bench_contenders[i].name, argv[2]) == 0)
+            c = &bench_contenders[i];
+    if (c == NULL) {
+        fprintf(stderr, "worker: no contender %s here\n", argv[2]);
+        return 2;
+    }
+    counts_calls = strncmp(c->name, "pagealloc", 9) == 0;
+    const char *w = argv[1];
+    if (strcmp(w, "allocfree") == 0 && (argc == 6 || argc == 7))
+        allocfree(arg_size(argv[3]), arg_size(argv[4]), arg_size(argv[5]),
+                  argc == 6 || strcmp(argv[6], "nowrite") != 0);
+    else if (strcmp(w, "grow") == 0 && argc == 5 && c->grow != NULL)
+        grow(arg_size(argv[3]), arg_size(argv[4]));
+    else if (strcmp(w, "move") == 0 && argc == 4 && c->grow != NULL)
+        move(arg_size(argv[3]));
+    else if (strcmp(w, "threads") == 0 && argc == 6)
+        threads(arg_size(argv[3]), arg_size(argv[4]), arg_size(argv[5]));
+    else if (strcmp(w, "churn") == 0 && argc == 4)
+        churn(arg_size(argv[3]));
+    else if (strcmp(w, "syscalls") == 0 && counts_calls) {
+        syscalls();
+        return 0;
+    } else {
+        fprintf(stderr, "worker: bad command line for %s\n", w);
+        return 2;
+    }
+    for (int i = 0; i < BENCH_FIELDS; i++)
+        printf("%s%.6g", i ? " " : "", out[i]);
+    printf("\n");
+    return 0;
+}
