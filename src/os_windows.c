@@ -238,10 +238,13 @@ static int reserve_aligned_fallback(size_t size, size_t align, void **out)
         void *probe = NULL;
         size_t released;
         int err = sys_alloc(&probe, span, MEM_RESERVE | MEM_TOP_DOWN);
-        if (err == 0)
-            err = sys_release(probe, &released);
         if (err != 0)
             return err;
+        /* A refused release is tried once more, not to leak the probe. */
+        if ((err = sys_release(probe, &released)) != 0) {
+            sys_release(probe, &released);
+            return err;
+        }
         void *aligned = at(probe, (0 - (uintptr_t)probe) & (align - 1));
         if (sys_alloc(&aligned, size, MEM_RESERVE) == 0) {
             *out = aligned;
@@ -321,31 +324,28 @@ int pa_os_discard(void *addr, size_t size)
 }
 
 /*
- * Decommits the tail inside the reservation that holds the new end, and
- * releases the reservations that start past it. A block of one reservation
- * shrinks with one call; with several, a failing later call leaves the earlier
- * ones done.
+ * Releases the reservations that start past the new end, then decommits the
+ * tail of the one that holds it. One query first, so a failing query leaves
+ * the block untouched; a block of one reservation then changes in one call.
+ * With several, a failing later call leaves the earlier ones done.
  */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
-    char *p = at(addr, new_size), *end = at(addr, old_size);
-    while (p < end) {
-        MEMORY_BASIC_INFORMATION m;
-        int err = sys_query(p, &m);
-        if (err != 0)
-            return err;
-        if (m.State == MEM_FREE)
-            return EINVAL;
-        if (m.AllocationBase == p)
-            return release_from(p, end);
-        char *region_end = at(m.BaseAddress, m.RegionSize);
-        if (m.State == MEM_COMMIT)
-            err = sys_decommit(p, (size_t)((region_end < end ? region_end : end) - p));
-        if (err != 0)
-            return err;
-        p = region_end;
-    }
-    return 0;
+    char *new_end = at(addr, new_size), *end = at(addr, old_size);
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(new_end, &m);
+    if (err != 0)
+        return err;
+    if (m.AllocationBase == new_end)
+        return release_from(new_end, end);
+    if (m.State != MEM_COMMIT)
+        return EINVAL;
+    /* The committed run ends where the block or its reservation does. */
+    char *run_end = at(m.BaseAddress, m.RegionSize);
+    char *cut = run_end < end ? run_end : end;
+    if (cut < end && (err = release_from(cut, end)) != 0)
+        return err;
+    return sys_decommit(new_end, (size_t)(cut - new_end));
 }
 
 /*
