@@ -1,0 +1,363 @@
+/*
+ * A libFuzzer target with a shadow model: each input is a sequence of
+ * operations (map, unmap, realloc in place or moving, the vtable's resize and
+ * remap, calls with bad arguments, a neighbour page taken to force a move) on
+ * a few blocks. The model knows each block's length, alignment and pattern;
+ * after every step the target checks alignment, that bytes up to
+ * min(len, new_len) are kept, that new pages read as zero, that in-place
+ * results keep the address, and that bad calls fail with the documented
+ * errno. At the end of each input everything is freed and /proc/self/maps
+ * must show none of the ranges the blocks ever occupied.
+ */
+#define _GNU_SOURCE
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+enum { SLOTS = 6, MAX_STEPS = 64, MAX_RANGES = 4 * MAX_STEPS, MAX_PAGES = 1024 };
+
+struct block {
+    unsigned char *p;
+    size_t len;
+    size_t align;
+    unsigned seed;
+    size_t valid; /* bytes [0, valid) hold the pattern */
+};
+
+struct range {
+    unsigned char *p;
+    size_t len;
+};
+
+static size_t page;
+static struct block blocks[SLOTS];
+static struct range seen[MAX_RANGES]; /* every range a block occupied */
+static size_t n_seen;
+static struct range taken[SLOTS];     /* pages taken outside the library */
+
+/* Reads the input a byte at a time; zeros once it runs out. */
+struct input {
+    const uint8_t *data;
+    size_t size;
+};
+
+static unsigned byte(struct input *in)
+{
+    if (in->size == 0)
+        return 0;
+    in->size--;
+    return *in->data++;
+}
+
+/* The byte loops that fill and check blocks are most of the work; tracing
+ * their comparisons would only slow the fuzzer down. */
+#if defined(__clang__)
+#define NO_COVERAGE __attribute__((no_sanitize("coverage", "address"), noinline))
+#else
+#define NO_COVERAGE
+#endif
+
+NO_COVERAGE static void pattern_fill(unsigned char *p, size_t from, size_t to, unsigned seed)
+{
+    for (size_t i = from; i < to; i++)
+        p[i] = support_pattern(i, seed);
+}
+
+NO_COVERAGE static bool pattern_holds(const unsigned char *p, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != support_pattern(i, seed))
+            return false;
+    return true;
+}
+
+NO_COVERAGE static bool all_zero(const unsigned char *p, size_t len)
+{
+    unsigned char any = 0;
+    for (size_t i = 0; i < len; i++)
+        any |= p[i];
+    return any == 0;
+}
+
+/* After each step, mincore (one system call) says whether pages are mapped:
+ * reading /proc/self/maps each time would make the target ten times slower.
+ * /proc/self/maps is read once per input, at the end. */
+static bool range_mapped(void *p, size_t len)
+{
+    static unsigned char vec[MAX_PAGES + 2];
+    size_t n = 0;
+    for (size_t off = 0; off < len; off += n * page) {
+        n = (len - off) / page < MAX_PAGES ? (len - off) / page : MAX_PAGES;
+        if (mincore((char *)p + off, n * page, vec) != 0)
+            return false;
+    }
+    return true;
+}
+
+static bool range_unmapped(void *p, size_t len)
+{
+    unsigned char v;
+    for (size_t off = 0; off < len; off += page)
+        if (mincore((char *)p + off, page, &v) == 0 || errno != ENOMEM)
+            return false;
+    return true;
+}
+
+/* True when no range in seen[] overlaps a mapping in /proc/self/maps. */
+static bool none_left_mapped(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return false;
+    char line[512];
+    bool clean = true;
+    unsigned long long lo, hi;
+    while (clean && fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "%llx-%llx", &lo, &hi) != 2)
+            continue;
+        for (size_t i = 0; i < n_seen; i++)
+            if ((uintptr_t)lo < (uintptr_t)seen[i].p + seen[i].len &&
+                (uintptr_t)hi > (uintptr_t)seen[i].p) {
+                fprintf(stderr, "fuzz_ops: %llx-%llx overlaps a freed block at %p\n", lo, hi,
+                        (void *)seen[i].p);
+                clean = false;
+            }
+    }
+    fclose(f);
+    return clean;
+}
+
+static void fail(const char *what, size_t slot)
+{
+    fprintf(stderr, "fuzz_ops: %s (slot %zu: %p len %zu align %zu)\n", what, slot,
+            (void *)blocks[slot].p, blocks[slot].len, blocks[slot].align);
+    abort();
+}
+
+static void expect(bool ok, const char *what, size_t slot)
+{
+    if (!ok)
+        fail(what, slot);
+}
+
+static size_t rounded(size_t len)
+{
+    return (len + page - 1) / page * page;
+}
+
+static size_t effective(size_t align)
+{
+    return align > page ? align : page;
+}
+
+/* Lengths from one byte to MAX_PAGES pages (4 MiB with 4 KiB pages, enough
+ * for the page-table-span path), biased towards page boundaries. */
+static size_t read_len(struct input *in)
+{
+    unsigned a = byte(in), b = byte(in), c = byte(in);
+    /* Mostly up to 32 pages; 1 in 16 up to MAX_PAGES. */
+    size_t pages = b >= 240 ? ((size_t)a << 4 | (b & 15)) % MAX_PAGES : a % 32;
+    switch (c % 4) {
+    case 0: return pages * page + 1 + c % page;  /* just past a boundary */
+    case 1: return pages * page + page;          /* a whole number of pages */
+    case 2: return pages * page + page - c % 8;  /* just before one */
+    default: return 1 + (size_t)c * 37 % (4 * page);
+    }
+}
+
+static size_t read_align(struct input *in)
+{
+    return (size_t)1 << (byte(in) % 24);
+}
+
+static void note_range(unsigned char *p, size_t len)
+{
+    if (n_seen < MAX_RANGES) {
+        seen[n_seen].p = p;
+        seen[n_seen].len = rounded(len);
+        n_seen++;
+    }
+}
+
+static void fill_from(struct block *b, size_t from)
+{
+    pattern_fill(b->p, from, b->len, b->seed);
+    b->valid = b->len;
+}
+
+static void check_contents(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    expect(pattern_holds(b->p, b->valid, b->seed), "pattern lost", slot);
+}
+
+static void do_map(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t len = read_len(in), align = read_align(in);
+    unsigned char *p = pagealloc_map(len, align);
+    expect(p != NULL, "map failed", slot);
+    expect(support_aligned(p, effective(align)), "map misaligned", slot);
+    expect(all_zero(p, rounded(len)), "new block not zero", slot);
+    b->p = p;
+    b->len = len;
+    b->align = align;
+    b->seed = byte(in);
+    note_range(p, len);
+    fill_from(b, 0);
+}
+
+static void release_taken(size_t slot)
+{
+    if (taken[slot].p != NULL)
+        munmap(taken[slot].p, taken[slot].len);
+    taken[slot].p = NULL;
+}
+
+/* Occupies the page right after the block so that it cannot grow in place. */
+static void take_neighbour(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    release_taken(slot);
+    unsigned char *next = b->p + rounded(b->len);
+    void *q = mmap(next, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (q != MAP_FAILED && q != next)
+        munmap(q, page);
+    if (q == next) {
+        taken[slot].p = next;
+        taken[slot].len = page;
+    }
+}
+
+/* kind: 0 realloc in place, 1 realloc that may move, 2 vtable resize,
+ * 3 vtable remap. */
+static void do_resize(struct input *in, size_t slot, unsigned kind)
+{
+    struct block *b = &blocks[slot];
+    size_t new_len = read_len(in);
+    bool may_move = kind == 1 || kind == 3;
+    pagealloc_allocator a = pagealloc_page_allocator();
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    unsigned char *q;
+    errno = 0;
+    switch (kind) {
+    case 0: q = pagealloc_realloc(b->p, b->len, b->align, new_len, false); break;
+    case 1: q = pagealloc_realloc(b->p, b->len, b->align, new_len, true); break;
+    case 2: q = pagealloc_resize(a, b->p, b->len, b->align, new_len) ? b->p : NULL; break;
+    default: q = pagealloc_remap(a, b->p, b->len, b->align, new_len); break;
+    }
+    if (q == NULL) {
+        /* Only growth can be refused, and only when it cannot be done without
+         * copying; the block must be untouched. */
+        expect(rounded(new_len) > rounded(b->len), "shrink refused", slot);
+        expect(kind == 2 || errno == ENOMEM, "refused growth without ENOMEM", slot);
+        expect(!may_move || !support_can_move(), "move refused where mremap exists", slot);
+        expect(pagealloc_stats().mapped_bytes == mapped, "refusal changed the stats", slot);
+        expect(range_mapped(b->p, rounded(b->len)), "refused block unmapped", slot);
+        check_contents(slot);
+        return;
+    }
+    expect(may_move || q == b->p, "in-place result moved", slot);
+    expect(support_aligned(q, effective(b->align)), "result misaligned", slot);
+    expect(range_mapped(q, rounded(new_len)), "result not mapped", slot);
+    if (rounded(new_len) == rounded(b->len))
+        expect(q == b->p, "same page count moved", slot);
+    if (q != b->p) {
+        expect(range_unmapped(b->p, rounded(b->len)), "old range still mapped", slot);
+        note_range(q, new_len);
+    } else if (rounded(new_len) < rounded(b->len)) {
+        expect(range_unmapped(q + rounded(new_len), rounded(b->len) - rounded(new_len)),
+               "shrunk tail still mapped", slot);
+    }
+    if (rounded(new_len) > rounded(b->len))
+        expect(all_zero(q + rounded(b->len), rounded(new_len) - rounded(b->len)),
+               "new pages not zero", slot);
+    size_t keep = b->valid < new_len ? b->valid : new_len;
+    bool moved = q != b->p;
+    b->p = q;
+    b->len = new_len;
+    b->valid = keep;
+    check_contents(slot);
+    /* Bytes between the old length and the end of its page keep whatever
+     * was there; the model writes the pattern over them. */
+    fill_from(b, keep);
+    if (moved)
+        release_taken(slot);
+}
+
+static void do_unmap(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    check_contents(slot);
+    errno = 0;
+    pagealloc_unmap(b->p, b->len);
+    expect(errno == 0, "unmap set errno", slot);
+    expect(range_unmapped(b->p, rounded(b->len)), "unmapped block still mapped", slot);
+    b->p = NULL;
+    release_taken(slot);
+}
+
+/* Bad calls fail with the documented errno and change nothing. */
+static void do_bad_call(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t huge = SIZE_MAX - (size_t)byte(in);
+    unsigned kind = byte(in) % 8;
+    void *r = NULL;
+    int want = EINVAL;
+    errno = 0;
+    switch (kind) {
+    case 0: r = pagealloc_map(0, 1); break;
+    case 1: r = pagealloc_map(page, 3 << (byte(in) % 20)); break;
+    case 2: r = pagealloc_map(huge, 1); want = ENOMEM; break;
+    case 3: r = pagealloc_map(page, (SIZE_MAX >> 1) + 1); want = ENOMEM; break;
+    case 4: r = pagealloc_realloc(NULL, page, 1, page, true); break;
+    case 5: r = b->p ? pagealloc_realloc(b->p, b->len, b->align, 0, true) : NULL; break;
+    case 6:
+        r = b->p ? pagealloc_realloc(b->p, b->len, b->align, huge, true) : NULL;
+        want = ENOMEM;
+        break;
+    default: r = b->p ? pagealloc_realloc(b->p, b->len, 5, page, false) : NULL; break;
+    }
+    expect(r == NULL, "bad call succeeded", slot);
+    if (kind < 5 || b->p != NULL)
+        expect(errno == want, "bad call: wrong errno", slot);
+    if (b->p != NULL)
+        check_contents(slot);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct input in = {data, size};
+    page = pagealloc_page_size();
+    n_seen = 0;
+    expect(pagealloc_stats().mapped_bytes == 0, "bytes mapped before the input", 0);
+    for (int step = 0; step < MAX_STEPS && in.size > 0; step++) {
+        unsigned op = byte(&in);
+        size_t slot = (op >> 4) % SLOTS;
+        if (blocks[slot].p == NULL) {
+            do_map(&in, slot);
+            continue;
+        }
+        switch (op % 8) {
+        case 0: do_unmap(slot); break;
+        case 1: take_neighbour(slot); break;
+        case 2: do_bad_call(&in, slot); break;
+        default: do_resize(&in, slot, op % 8 == 7 ? 1 : op % 8 - 3); break;
+        }
+    }
+    for (size_t s = 0; s < SLOTS; s++)
+        if (blocks[s].p != NULL)
+            do_unmap(s);
+    expect(none_left_mapped(), "range left mapped", 0);
+    expect(pagealloc_stats().mapped_bytes == 0, "bytes mapped after the input", 0);
+    expect(pagealloc_stats().unmap_failures == 0, "unmap refused", 0);
+    return 0;
+}
