@@ -125,6 +125,7 @@ static void run(struct group *g)
     if (reps > MAX_REPS)
         reps = MAX_REPS;
     fprintf(stderr, "running %s (%d rounds)", g->id, reps);
+    time_t t0 = time(NULL);
     for (int r = 0; r < reps; r++) {
         for (int row = 0; row < g->rows; row++)
             for (int j = 0; j < g->contenders; j++) {
@@ -137,7 +138,7 @@ static void run(struct group *g)
             }
         fprintf(stderr, ".");
     }
-    fprintf(stderr, "\n");
+    fprintf(stderr, " %.0f s\n", difftime(time(NULL), t0));
     for (int row = 0; row < g->rows; row++)
         for (int k = 0; k < g->contenders; k++) {
             struct cell *c = &g->cell[row][k];
@@ -268,6 +269,19 @@ static double worst_ratio(const struct group *g, int k)
     return worst;
 }
 
+/* One colour per contender, the same in both panels. */
+static const char *colour(const char *contender)
+{
+    static const char *const names[] = {"mmap",  "pagealloc", "glibc",       "mimalloc",
+                                        "jemalloc", "mmap@aligned", "mmap+trim"};
+    static const char *const colours[] = {"black",   "red",    "blue",   "dark-green",
+                                          "orange", "gray50", "purple"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(contender, names[i]) == 0)
+            return colours[i];
+    return "brown";
+}
+
 static void write_plot(void)
 {
     char path[PATH_MAX + 32];
@@ -278,7 +292,7 @@ static void write_plot(void)
     const struct group *gs[2] = {&page_aligned, &aligned};
     for (int i = 0; i < 2; i++) {
         const struct group *g = gs[i];
-        fprintf(f, "%s", i == 0 ? "KiB" : "alignment_KiB");
+        fprintf(f, "%s", i == 0 ? "size_KiB" : "alignment_KiB");
         for (int k = 0; k < g->contenders; k++)
             fprintf(f, " %s", g->contender[k]);
         fprintf(f, "\n");
@@ -298,17 +312,37 @@ static void write_plot(void)
         printf("\nPlot skipped: gnuplot is not installed (apt-get install gnuplot-nox).\n");
         return;
     }
-    char cmd[4 * PATH_MAX];
-    snprintf(cmd, sizeof cmd,
-             "gnuplot -e \"set terminal pngcairo size 1200,480 font ',10'; set output '%s/bench.png';"
-             " set multiplot layout 1,2; set logscale xy 2; set grid; set key top left;"
-             " set ylabel 'µs per alloc + free (median)';"
-             " set title 'alloc + touch + free, page-aligned'; set xlabel 'size (KiB)';"
-             " plot for [i=2:%d] '%s/bench-plot.dat' index 0 using 1:i with linespoints title columnheader(i);"
-             " set title 'alloc + touch + free of 1 MiB, aligned'; set xlabel 'alignment (KiB)';"
-             " plot for [i=2:%d] '%s/bench-plot.dat' index 1 using 1:i with linespoints title columnheader(i);"
-             " unset multiplot\" 2>&1",
-             dir, page_aligned.contenders + 1, dir, aligned.contenders + 1, dir);
+    char cmd[8192];
+    size_t used = (size_t)snprintf(
+        cmd, sizeof cmd,
+        "gnuplot -e \"set terminal pngcairo size 1200,500 font ',10'; set output '%s/bench.png';"
+        " set termoption noenhanced; set multiplot layout 1,2; set logscale xy 2; set grid;"
+        " set key top left; set offsets graph 0.04, graph 0.04, 0, 0; set ylabel 'microseconds per alloc + write + free (median)';",
+        dir);
+    for (int i = 0; i < 2 && used < sizeof cmd; i++) {
+        const struct group *g = gs[i];
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used,
+                                 " set title '%s'; set xlabel '%s'; set xtics (",
+                                 i == 0 ? "page-aligned, by size" : "1 MiB, by alignment",
+                                 i == 0 ? "size" : "alignment");
+        for (int row = 0; row < g->rows && used < sizeof cmd; row++)
+            used += (size_t)snprintf(cmd + used, sizeof cmd - used, "%s'%s' %g", row ? ", " : "",
+                                     g->row_name[row], g->row_value[row] / 1024);
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, "); plot");
+        for (int k = 0; k < g->contenders && used < sizeof cmd; k++)
+            used += (size_t)snprintf(cmd + used, sizeof cmd - used,
+                                     "%s '%s/bench-plot.dat' index %d using 1:%d with linespoints"
+                                     " lw %d lc rgb '%s' title columnheader(%d)",
+                                     k ? "," : "", dir, i, k + 2,
+                                     strcmp(g->contender[k], "pagealloc") == 0 ? 3 : 1,
+                                     colour(g->contender[k]), k + 2);
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, ";");
+    }
+    if (used + 32 >= sizeof cmd) {
+        printf("\nPlot skipped: gnuplot command too long.\n");
+        return;
+    }
+    snprintf(cmd + used, sizeof cmd - used, " unset multiplot\" 2>&1");
     if (system(cmd) == 0)
         printf("\nPlot: %s/bench.png (data in bench-plot.dat).\n", dir);
     else
@@ -341,7 +375,7 @@ int main(int argc, char **argv)
 
     /* alloc + touch + free, page-aligned, 4 KiB to 64 MiB */
     struct group *g = &page_aligned;
-    *g = (struct group){.id = "page_aligned", .workload = "allocfree", .reps = 11};
+    *g = (struct group){.id = "page_aligned", .workload = "allocfree", .reps = 21};
     set_contenders(g, everyone, 5);
     for (int i = 0; i < 8; i++) {
         size_t len = (size_t)4096 << (2 * i);
@@ -354,7 +388,7 @@ int main(int argc, char **argv)
 
     /* 1 MiB at 64 KiB ... 1 GiB alignment; the floor is unaligned */
     g = &aligned;
-    *g = (struct group){.id = "aligned", .workload = "allocfree", .reps = 11};
+    *g = (struct group){.id = "aligned", .workload = "allocfree", .reps = 21};
     static const char *const aligned_names[] = {"mmap", "mmap@aligned", "mmap+trim", "pagealloc",
                                                 "glibc", "mimalloc", "jemalloc"};
     set_contenders(g, aligned_names, 7);
