@@ -56,9 +56,9 @@ static double now_seconds(void)
 static size_t random_len(uint64_t *rng)
 {
     uint64_t r = next_rand(rng);
-    if (r % 32 == 0)
+    if (r % 64 == 0)
         return 1 + (size_t)(next_rand(rng) % (4u << 20));
-    return 1 + (size_t)(next_rand(rng) % (24 * page));
+    return 1 + (size_t)(next_rand(rng) % (8 * page));
 }
 
 static size_t rounded(size_t len)
