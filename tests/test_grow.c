@@ -1,0 +1,115 @@
+/* Growth in place, the only growth where pages cannot move (macOS, the BSDs,
+ * PAGEALLOC_NO_MREMAP): the range after the block is mapped to it, and
+ * nothing is left behind when that range is taken. */
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+
+static size_t page;
+
+static const size_t aligns[] = {1, (size_t)1 << 16, (size_t)1 << 21};
+
+/* A 2-page block with `alignment` whose next two pages are free and whose
+ * fifth page is taken (mapped outside the library): mapped as five pages,
+ * shrunk to two, then the last page occupied. */
+static unsigned char *block_before_a_gap(size_t alignment, unsigned seed)
+{
+    unsigned char *p = pagealloc_map(5 * page, alignment);
+    if (p == NULL)
+        return NULL;
+    if (pagealloc_realloc(p, 5 * page, alignment, 2 * page, false) != p) {
+        pagealloc_unmap(p, 5 * page);
+        return NULL;
+    }
+    if (!support_map_at(p + 4 * page, page)) {
+        pagealloc_unmap(p, 2 * page);
+        return NULL;
+    }
+    support_fill(p, 2 * page, seed);
+    return p;
+}
+
+static void release_block_before_a_gap(unsigned char *p, size_t len)
+{
+    pagealloc_unmap(p, len);
+    support_unmap(p + 4 * page, page);
+    CHECK(support_range_unmapped(p, 5 * page));
+}
+
+static void growth_into_a_partly_taken_range_fails_and_leaves_nothing_mapped(void)
+{
+    pagealloc_allocator a = pagealloc_page_allocator();
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        unsigned char *p = block_before_a_gap(aligns[i], (unsigned)i);
+        CHECK(p != NULL);
+        if (p == NULL)
+            continue;
+        size_t mapped = pagealloc_stats().mapped_bytes;
+        size_t in_process = support_mapped_bytes();
+        CHECK_ERRNO(pagealloc_realloc(p, 2 * page, aligns[i], 5 * page, false) == NULL, ENOMEM);
+        CHECK_ERRNO(pagealloc_realloc(p, 2 * page, aligns[i], 8 * page, false) == NULL, ENOMEM);
+        CHECK(!pagealloc_resize(a, p, 2 * page, aligns[i], 5 * page));
+        CHECK(support_mapped_bytes() == in_process);
+        CHECK(support_range_unmapped(p + 2 * page, 2 * page));
+        CHECK(support_has_pattern(p, 2 * page, (unsigned)i));
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        release_block_before_a_gap(p, 2 * page);
+    }
+}
+
+static void growth_up_to_a_taken_range_succeeds_in_place(void)
+{
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        unsigned char *p = block_before_a_gap(aligns[i], (unsigned)i);
+        CHECK(p != NULL);
+        if (p == NULL)
+            continue;
+        CHECK(pagealloc_realloc(p, 2 * page, aligns[i], 3 * page + 1, false) == p);
+        CHECK(pagealloc_realloc(p, 3 * page + 1, aligns[i], 4 * page, false) == p);
+        CHECK(support_has_pattern(p, 2 * page, (unsigned)i));
+        CHECK(support_all_zero(p + 2 * page, 2 * page));
+        p[4 * page - 1] = 1;
+        CHECK(support_range_mapped(p, 5 * page));
+        release_block_before_a_gap(p, 4 * page);
+    }
+}
+
+/* Without a way to move pages, remap is growth in place or NULL (the caller
+ * copies), and no mremap is ever called. */
+static void without_mremap_remap_grows_in_place_or_returns_NULL(void)
+{
+    if (support_can_move())
+        return;
+    pagealloc_allocator a = pagealloc_page_allocator();
+    uint64_t remaps = pagealloc_stats().remap_calls;
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        unsigned char *p = block_before_a_gap(aligns[i], (unsigned)i);
+        CHECK(p != NULL);
+        if (p == NULL)
+            continue;
+        size_t in_process = support_mapped_bytes();
+        CHECK_ERRNO(pagealloc_realloc(p, 2 * page, aligns[i], 5 * page, true) == NULL, ENOMEM);
+        CHECK(pagealloc_remap(a, p, 2 * page, aligns[i], 64 * page) == NULL);
+        CHECK(support_mapped_bytes() == in_process);
+        CHECK(support_range_unmapped(p + 2 * page, 2 * page));
+        CHECK(support_has_pattern(p, 2 * page, (unsigned)i));
+        CHECK(pagealloc_remap(a, p, 2 * page, aligns[i], 4 * page) == p);
+        CHECK(support_has_pattern(p, 2 * page, (unsigned)i));
+        CHECK(support_all_zero(p + 2 * page, 2 * page));
+        release_block_before_a_gap(p, 4 * page);
+    }
+    CHECK(pagealloc_stats().remap_calls == remaps);
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    support_mapped_bytes(); /* the first read may map stdio's buffers */
+    RUN(growth_into_a_partly_taken_range_fails_and_leaves_nothing_mapped);
+    RUN(growth_up_to_a_taken_range_succeeds_in_place);
+    RUN(without_mremap_remap_grows_in_place_or_returns_NULL);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+    return check_done();
+}
