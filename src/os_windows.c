@@ -358,6 +358,9 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
 {
     char *old_end = at(addr, old_size);
     size_t grow_by = new_size - old_size;
+    uintptr_t highest = sys()->highest;
+    if ((uintptr_t)old_end > highest)
+        return ENOMEM; /* the block ends where the address space does */
     MEMORY_BASIC_INFORMATION m;
     int err = sys_query(old_end, &m);
     if (err != 0)
@@ -374,7 +377,6 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
     /* The next reservation must start where the last one ends, and fit. */
     char *next = old_end + slack;
     size_t need = grow_by - slack;
-    uintptr_t highest = sys()->highest;
     if (((uintptr_t)next & (sys()->granularity - 1)) != 0 || !fits(need) ||
         (uintptr_t)next > highest || round_to_granularity(need) - 1 > highest - (uintptr_t)next)
         return ENOMEM;
