@@ -81,7 +81,7 @@ static bool holds_pattern(const struct slot *s, size_t len)
     return true;
 }
 
-static void fill(struct slot *s, size_t from)
+static void fill_block(struct slot *s, size_t from)
 {
     for (size_t i = from; i < s->len; i++)
         s->p[i] = support_pattern(i, s->seed);
@@ -109,7 +109,7 @@ static void *worker_main(void *arg)
                     s->p = NULL;
                     continue;
                 }
-                fill(s, 0);
+                fill_block(s, 0);
                 continue;
             }
             if (!holds_pattern(s, s->len))
@@ -149,7 +149,7 @@ static void *worker_main(void *arg)
                                   new_len - rounded(old_len) < 4 * page ? new_len - rounded(old_len)
                                                                         : 4 * page))
                 w->failures++;
-            fill(s, old_len < new_len ? old_len : new_len);
+            fill_block(s, old_len < new_len ? old_len : new_len);
         }
     }
     for (int i = 0; i < SLOTS; i++) {
