@@ -79,7 +79,9 @@ static void map_succeeds_when_the_hinted_range_is_taken(void)
 {
     const size_t aligns[] = {1, (size_t)1 << 21};
     for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
-        size_t align = aligns[i] > page ? aligns[i] : page;
+        /* Blocks start on whole reservation units (64 KiB on Windows). */
+        size_t unit = support_granularity();
+        size_t align = aligns[i] > unit ? aligns[i] : unit;
         unsigned char *top = pagealloc_map(page, aligns[i]);
         CHECK(top != NULL);
         if (top == NULL)
