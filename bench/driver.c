@@ -70,6 +70,7 @@ static bool sample(const char *workload, const char *contender, const char *args
 
 struct cell {
     int n;
+    int round[MAX_REPS];
     double v[MAX_REPS][BENCH_FIELDS];
 };
 
@@ -111,6 +112,25 @@ static double median(const struct group *g, int row, int k)
     return stat(&g->cell[row][k], 0, NULL, NULL);
 }
 
+/* The ratio of contender k to contender base (the floor: 0): the median over
+ * rounds of the two samples taken in the same round, so that a change in the machine's
+ * load between rounds cancels out. */
+static double ratio_to(const struct group *g, int row, int k, int base)
+{
+    const struct cell *c = &g->cell[row][k], *f = &g->cell[row][base];
+    struct cell r = {0};
+    for (int i = 0; i < c->n; i++)
+        for (int j = 0; j < f->n; j++)
+            if (c->round[i] == f->round[j] && f->v[j][0] > 0)
+                r.v[r.n++][0] = c->v[i][0] / f->v[j][0];
+    return stat(&r, 0, NULL, NULL);
+}
+
+static double ratio(const struct group *g, int row, int k)
+{
+    return ratio_to(g, row, k, 0);
+}
+
 static int find(const struct group *g, const char *contender)
 {
     for (int k = 0; k < g->contenders; k++)
@@ -134,7 +154,7 @@ static void run(struct group *g)
                 if (!have_peer(g->contender[k]))
                     continue;
                 if (sample(g->workload, g->contender[k], g->args[row], c->v[c->n]))
-                    c->n++;
+                    c->round[c->n++] = r;
             }
         fprintf(stderr, ".");
     }
@@ -146,7 +166,7 @@ static void run(struct group *g)
                 continue;
             double lo, hi, m = stat(c, 0, &lo, &hi);
             fprintf(csv, "%s,%s,%s,%.1f,%.1f,%.1f,%.4f,%d", g->id, g->row_name[row], g->contender[k],
-                    m, lo, hi, m / median(g, row, 0), c->n);
+                    m, lo, hi, ratio(g, row, k), c->n);
             for (int f = 1; f < BENCH_FIELDS; f++)
                 fprintf(csv, ",%.4g", stat(c, f, NULL, NULL));
             fprintf(csv, "\n");
@@ -170,7 +190,7 @@ static void print_cell(const struct group *g, int row, int k, double unit)
     double lo, hi, m = stat(c, 0, &lo, &hi);
     printf(" %.3g (%.3g–%.3g)", m / unit, lo / unit, hi / unit);
     if (k != 0)
-        printf(" **%.2f×**", m / median(g, row, 0));
+        printf(" **%.2f×**", ratio(g, row, k));
     printf(" |");
 }
 
@@ -225,8 +245,7 @@ static void print_by_contender(const struct group *g, double unit, const char *u
             continue;
         }
         double lo, hi, m = stat(c, 0, &lo, &hi);
-        printf(" %.3g (%.3g–%.3g) | %.2f× |", m / unit, lo / unit, hi / unit,
-               m / median(g, 0, 0));
+        printf(" %.3g (%.3g–%.3g) | %.2f× |", m / unit, lo / unit, hi / unit, ratio(g, 0, k));
         if (stat(c, 1, NULL, NULL) >= 0)
             printf(" %.3g + %.3g + %.3g |\n", stat(c, 1, NULL, NULL), stat(c, 2, NULL, NULL),
                    stat(c, 3, NULL, NULL));
@@ -263,7 +282,7 @@ static double worst_ratio(const struct group *g, int k)
 {
     double worst = 0;
     for (int row = 0; row < g->rows; row++) {
-        double r = median(g, row, k) / median(g, row, 0);
+        double r = ratio(g, row, k);
         worst = r > worst ? r : worst;
     }
     return worst;
@@ -458,8 +477,10 @@ int main(int argc, char **argv)
            u.sysname, u.release, sysconf(_SC_NPROCESSORS_ONLN), load0[0], load1[0],
            difftime(time(NULL), start));
     printf("Each sample is a fresh process (warm-up, then the timed loop); contenders alternate "
-           "in a rotating order; cells are median (min–max) over the samples and **ratio** "
-           "to the floor's median in the same run.\n");
+           "in a rotating order (the alloc + free loops are timed in 10 batches, the sample "
+           "being the median batch); cells are median (min–max) over the samples and "
+           "**ratio** to the floor: the median over rounds of contender / floor, both "
+           "sampled in the same round.\n");
     if (!BENCH_HAVE_MIMALLOC)
         printf("mimalloc: skipped (libmimalloc-dev was not found when configuring).\n");
     if (!BENCH_HAVE_JEMALLOC)
@@ -541,9 +562,9 @@ int main(int argc, char **argv)
 
     /* the targets */
     int pa = find(&grow, "pagealloc"), gl = find(&grow, "glibc"), cp = find(&grow, "pagealloc+copy");
-    double grow_glibc = median(&grow, 0, pa) / median(&grow, 0, gl);
-    double grow_copy = median(&grow, 0, cp) / median(&grow, 0, pa);
-    double move_gain = median(&move, 1, 0) / median(&move, 1, find(&move, "pagealloc"));
+    double grow_glibc = ratio_to(&grow, 0, pa, gl);
+    double grow_copy = ratio_to(&grow, 0, cp, pa);
+    double move_gain = 1 / ratio(&move, 1, find(&move, "pagealloc"));
     double pa_page = worst_ratio(&page_aligned, find(&page_aligned, "pagealloc"));
     double pa_aligned = worst_ratio(&aligned, find(&aligned, "pagealloc"));
     int kc = find(&churn, "pagealloc");

@@ -81,15 +81,30 @@ static void alloc_free_loop(size_t len, size_t align, size_t iters)
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The loop in ten timed batches; the sample is the median batch, so that a
+ * batch the scheduler interrupted does not count. */
 static void allocfree(size_t len, size_t align, size_t iters, bool write)
 {
+    enum { BATCHES = 10 };
+    double t[BATCHES];
+    size_t per_batch = iters / BATCHES > 0 ? iters / BATCHES : 1;
     write_first_byte = write;
     alloc_free_loop(len, align, iters / 4 + 10);
     calls_begin();
-    double t0 = now_ns();
-    alloc_free_loop(len, align, iters);
-    out[0] = (now_ns() - t0) / (double)iters;
-    calls_end((double)iters);
+    for (int b = 0; b < BATCHES; b++) {
+        double t0 = now_ns();
+        alloc_free_loop(len, align, per_batch);
+        t[b] = (now_ns() - t0) / (double)per_batch;
+    }
+    qsort(t, BATCHES, sizeof t[0], cmp_double);
+    out[0] = (t[BATCHES / 2 - 1] + t[BATCHES / 2]) / 2;
+    calls_end((double)(per_batch * BATCHES));
 }
 
 /* Doubles a block from `from` to `to` bytes, touching every new page. */
