@@ -53,6 +53,14 @@ static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags
 
 /* ---- System calls, each announced to the portable layer ----------------- */
 
+/* Every argument was checked before the call, so EINVAL from mmap or mremap
+ * can only mean a length the system cannot place (valgrind, some BSDs say
+ * EINVAL where Linux says ENOMEM): report it as the API documents, ENOMEM. */
+static int no_room_error(int err)
+{
+    return err == EINVAL ? ENOMEM : err;
+}
+
 static void *sys_mmap(void *addr, size_t size, int prot, int flags)
 {
     int err = pa_sys_enter(PA_SYS_MAP);
@@ -60,7 +68,10 @@ static void *sys_mmap(void *addr, size_t size, int prot, int flags)
         errno = err;
         return MAP_FAILED;
     }
-    return mmap(addr, size, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(addr, size, prot, flags | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        errno = no_room_error(errno);
+    return p;
 }
 
 static int sys_munmap(void *addr, size_t size)
@@ -78,7 +89,10 @@ static void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags,
         errno = err;
         return MAP_FAILED;
     }
-    return call_mremap(addr, old_size, new_size, flags, target);
+    void *p = call_mremap(addr, old_size, new_size, flags, target);
+    if (p == MAP_FAILED)
+        errno = no_room_error(errno);
+    return p;
 }
 
 static int sys_madvise(void *addr, size_t size, int advice)
