@@ -65,17 +65,25 @@ static void grow_in_place_when_the_next_range_is_free(void)
  * `align` and occupies the range right after it. */
 static unsigned char *block_with_taken_neighbour(size_t align, unsigned seed)
 {
-    for (int tries = 0; tries < 8; tries++) {
+    /* A rejected block stays mapped until the end, so that the next try does
+     * not get the same hole again (under ASan the holes are few). */
+    unsigned char *rejected[8];
+    unsigned char *found = NULL;
+    int tries = 0;
+    for (; tries < 8 && found == NULL; tries++) {
         unsigned char *p = pagealloc_map(2 * unit, align);
+        rejected[tries] = p;
         if (p == NULL)
-            return NULL;
+            break;
         if (support_map_at(p + 2 * unit, page)) {
             support_fill(p, 2 * unit, seed);
-            return p;
+            found = p;
+            rejected[tries] = NULL;
         }
-        pagealloc_unmap(p, 2 * unit);
     }
-    return NULL;
+    for (int i = 0; i < tries; i++)
+        pagealloc_unmap(rejected[i], 2 * unit);
+    return found;
 }
 
 static void grow_in_place_fails_cleanly_when_the_next_range_is_taken(void)

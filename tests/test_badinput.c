@@ -1,0 +1,168 @@
+/*
+ * The README's bad-input table, row by row: each kind of bad call and what it
+ * returns. A block held by the caller throughout must come out untouched.
+ */
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+
+static size_t page;
+static unsigned char *held; /* a 2-page block every row must leave alone */
+
+static void held_block_is_untouched(void)
+{
+    CHECK(support_range_mapped(held, 2 * page));
+    CHECK(support_has_pattern(held, 2 * page, 77));
+}
+
+static void zero_length_is_EINVAL(void)
+{
+    pagealloc_allocator a = pagealloc_page_allocator();
+    CHECK_ERRNO(pagealloc_map(0, 1) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_alloc(a, 0, 4096) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_realloc(held, 0, 1, page, true) == NULL, EINVAL);
+    errno = 0;
+    pagealloc_unmap(held, 0);
+    CHECK(errno == EINVAL);
+    held_block_is_untouched();
+}
+
+static void new_len_zero_is_EINVAL_and_keeps_the_block(void)
+{
+    pagealloc_allocator a = pagealloc_page_allocator();
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, 0, false) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, 0, true) == NULL, EINVAL);
+    CHECK_ERRNO(!pagealloc_resize(a, held, 2 * page, 1, 0), EINVAL);
+    CHECK_ERRNO(pagealloc_remap(a, held, 2 * page, 1, 0) == NULL, EINVAL);
+    held_block_is_untouched();
+}
+
+static void alignment_not_a_power_of_two_is_EINVAL(void)
+{
+    const size_t bad[] = {0, 3, 12, page + 1, 3 * page, SIZE_MAX, SIZE_MAX / 2, SIZE_MAX / 2 + 2};
+    pagealloc_allocator a = pagealloc_page_allocator();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ERRNO(pagealloc_map(page, bad[i]) == NULL, EINVAL);
+        CHECK_ERRNO(pagealloc_alloc(a, page, bad[i]) == NULL, EINVAL);
+        CHECK_ERRNO(pagealloc_realloc(held, 2 * page, bad[i], page, true) == NULL, EINVAL);
+        CHECK_ERRNO(pagealloc_remap(a, held, 2 * page, bad[i], 4 * page) == NULL, EINVAL);
+    }
+    held_block_is_untouched();
+}
+
+static void length_overflowing_when_rounded_to_pages_is_ENOMEM(void)
+{
+    CHECK_ERRNO(pagealloc_map(SIZE_MAX, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_map(SIZE_MAX - page + 2, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, SIZE_MAX, true) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, SIZE_MAX - page + 2, false) == NULL, ENOMEM);
+    held_block_is_untouched();
+}
+
+static void length_overflowing_when_the_alignment_is_added_is_ENOMEM(void)
+{
+    size_t top_bit = SIZE_MAX / 2 + 1;
+    CHECK_ERRNO(pagealloc_map(SIZE_MAX - page, 2 * page) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_map(top_bit, top_bit) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_map(SIZE_MAX - 2 * page + 1, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, SIZE_MAX - 2 * page + 1, true) == NULL,
+                ENOMEM);
+    held_block_is_untouched();
+}
+
+/* Lengths that fit size_t but not the address space: the system says no. */
+static void length_larger_than_the_address_space_is_ENOMEM(void)
+{
+    size_t huge = SIZE_MAX - 16 * page;
+    CHECK_ERRNO(pagealloc_map(huge, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, huge, true) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(held, 2 * page, 1, huge, false) == NULL, ENOMEM);
+    held_block_is_untouched();
+}
+
+/* Half of size_t's range as alignment: only a 32-bit process on a 64-bit
+ * kernel has the room. Any alignment that fits works. */
+static void huge_alignment_is_ENOMEM_unless_it_fits(void)
+{
+    size_t top_bit = SIZE_MAX / 2 + 1;
+    errno = 0;
+    unsigned char *p = pagealloc_map(page, top_bit);
+    if (p != NULL) {
+        CHECK(sizeof(size_t) == 4 && support_aligned(p, top_bit));
+        pagealloc_unmap(p, page);
+    } else {
+        CHECK(errno == ENOMEM);
+    }
+    size_t big = sizeof(size_t) == 4 ? (size_t)1 << 30 : (size_t)1 << 40;
+    errno = 0;
+    p = pagealloc_map(page, big);
+    CHECK(p != NULL || errno == ENOMEM);
+    if (p != NULL) {
+        CHECK(support_aligned(p, big));
+        pagealloc_unmap(p, page);
+    }
+    held_block_is_untouched();
+}
+
+static void null_pointer_is_EINVAL_for_realloc_and_nothing_for_unmap(void)
+{
+    pagealloc_allocator a = pagealloc_page_allocator();
+    CHECK_ERRNO(pagealloc_realloc(NULL, page, 1, 2 * page, true) == NULL, EINVAL);
+    CHECK_ERRNO(!pagealloc_resize(a, NULL, page, 1, 2 * page), EINVAL);
+    CHECK_ERRNO(pagealloc_remap(a, NULL, page, 1, 2 * page) == NULL, EINVAL);
+    uint64_t calls = pagealloc_stats().unmap_calls;
+    errno = 0;
+    pagealloc_unmap(NULL, page);
+    pagealloc_free(a, NULL, 0, 3);
+    CHECK(errno == 0);
+    CHECK(pagealloc_stats().unmap_calls == calls);
+    held_block_is_untouched();
+}
+
+static void misaligned_pointer_is_EINVAL(void)
+{
+    CHECK_ERRNO(pagealloc_realloc(held + 1, 2 * page - 1, 1, page, false) == NULL, EINVAL);
+    unsigned char *off = support_aligned(held, 2 * page) ? held + page : held;
+    CHECK_ERRNO(pagealloc_realloc(off, page, 2 * page, 2 * page, true) == NULL, EINVAL);
+    errno = 0;
+    pagealloc_unmap(held + 1, page);
+    CHECK(errno == EINVAL);
+    held_block_is_untouched();
+}
+
+/* An old length no block can have (its end would pass the address space). */
+static void impossible_old_length_is_EINVAL(void)
+{
+    CHECK_ERRNO(pagealloc_realloc(held, SIZE_MAX, 1, page, false) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_realloc(held, SIZE_MAX - page, 1, page, true) == NULL, EINVAL);
+    errno = 0;
+    pagealloc_unmap(held, SIZE_MAX);
+    CHECK(errno == EINVAL);
+    held_block_is_untouched();
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    held = pagealloc_map(2 * page, 1);
+    CHECK(held != NULL);
+    if (held == NULL)
+        return check_done();
+    support_fill(held, 2 * page, 77);
+    RUN(zero_length_is_EINVAL);
+    RUN(new_len_zero_is_EINVAL_and_keeps_the_block);
+    RUN(alignment_not_a_power_of_two_is_EINVAL);
+    RUN(length_overflowing_when_rounded_to_pages_is_ENOMEM);
+    RUN(length_overflowing_when_the_alignment_is_added_is_ENOMEM);
+    RUN(length_larger_than_the_address_space_is_ENOMEM);
+    RUN(huge_alignment_is_ENOMEM_unless_it_fits);
+    RUN(null_pointer_is_EINVAL_for_realloc_and_nothing_for_unmap);
+    RUN(misaligned_pointer_is_EINVAL);
+    RUN(impossible_old_length_is_EINVAL);
+    pagealloc_unmap(held, 2 * page);
+    CHECK(support_range_unmapped(held, 2 * page));
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+    return check_done();
+}
