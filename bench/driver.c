@@ -336,7 +336,7 @@ static void write_plot(void)
         cmd, sizeof cmd,
         "gnuplot -e \"set terminal pngcairo size 1200,500 font ',10'; set output '%s/bench.png';"
         " set termoption noenhanced; set multiplot layout 1,2; set logscale xy 2; set grid;"
-        " set key top left; set offsets graph 0.04, graph 0.04, 0, 0; set ylabel 'microseconds per alloc + write + free (median)';",
+        " set key below; set offsets graph 0.04, graph 0.04, 0, 0; set ylabel 'microseconds per alloc + write + free (median)';",
         dir);
     for (int i = 0; i < 2 && used < sizeof cmd; i++) {
         const struct group *g = gs[i];
