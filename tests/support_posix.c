@@ -57,15 +57,14 @@ static bool note_cover(uintptr_t lo, uintptr_t hi, void *arg)
  */
 static bool mincore_sees(const void *p, size_t len)
 {
-    unsigned char vec[256];
+    /* One page per call: qemu-user hands mincore to the host, which writes
+     * an entry per host page (16 for a 64 KiB guest page on a 4 KiB host),
+     * more than the guest asked for; and qemu reads the vector as a string. */
+    unsigned char vec[256] = {0};
     size_t page = support_page_size();
-    while (len > 0) {
-        size_t n = len / page < sizeof vec ? len : sizeof vec * page;
-        if (mincore((void *)(uintptr_t)p, n, (void *)vec) != 0) /* char * on BSDs */
+    for (size_t off = 0; off < len; off += page)
+        if (mincore((void *)((uintptr_t)p + off), page, (void *)vec) != 0) /* char * on BSDs */
             return false;
-        p = (const char *)p + n;
-        len -= n;
-    }
     return true;
 }
 
@@ -89,12 +88,24 @@ bool support_range_mapped(const void *p, size_t len)
     return r.covered_to >= r.hi || mincore_sees(p, len);
 }
 
+/* Never MAP_FIXED: under qemu-user the guest sees neither qemu's own
+ * mappings nor, sometimes, its own, and MAP_FIXED would replace them. The
+ * address is a request the kernel (or qemu) may refuse; the result says. */
 bool support_map_at(void *p, size_t len)
 {
-    if (!support_range_unmapped(p, len))
+#ifdef MAP_FIXED_NOREPLACE
+    int exact = MAP_FIXED_NOREPLACE;
+#else
+    int exact = 0;
+#endif
+    void *q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | exact, -1, 0);
+    if (q == MAP_FAILED)
         return false;
-    void *q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    return q == p;
+    if (q != p) {
+        munmap(q, len);
+        return false;
+    }
+    return true;
 }
 
 void support_unmap(void *p, size_t len)

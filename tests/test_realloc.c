@@ -65,6 +65,19 @@ static void grow_in_place_when_the_next_range_is_free(void)
  * `align` and occupies the range right after it. */
 static unsigned char *block_with_taken_neighbour(size_t align, unsigned seed)
 {
+    /* Where a shrink gives the tail back (POSIX), the range it frees is free
+     * for certain; a block placed under the hint seldom has a free one after
+     * it, and under qemu-user it may lie next to qemu's own mappings. */
+    unsigned char *shrunk = pagealloc_map(3 * unit, align);
+    if (shrunk != NULL && pagealloc_realloc(shrunk, 3 * unit, align, 2 * unit, false) == shrunk) {
+        if (support_map_at(shrunk + 2 * unit, page)) {
+            support_fill(shrunk, 2 * unit, seed);
+            return shrunk;
+        }
+        pagealloc_unmap(shrunk, 2 * unit);
+    } else if (shrunk != NULL) {
+        pagealloc_unmap(shrunk, 3 * unit);
+    }
     /* A rejected block stays mapped until the end, so that the next try does
      * not get the same hole again (under ASan the holes are few). */
     unsigned char *rejected[8];
