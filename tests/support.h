@@ -34,7 +34,10 @@ size_t support_mapped_bytes(void);
  * space differs from a kernel's in ways a few tests must allow for:
  * - it places the guest's stack low, below the blocks it maps later;
  * - its mremap with MREMAP_MAYMOVE always moves, even when the block could
- *   grow in place.
+ *   grow in place;
+ * - with pages larger than the host's (QEMU_PAGESIZE=65536), an mmap with an
+ *   address hint now and then fails with ENOMEM while other threads map
+ *   (the same call without a hint succeeds; a kernel ignores a bad hint).
  */
 bool support_under_qemu(void);
 
