@@ -61,7 +61,15 @@ static int no_room_error(int err)
     return err == EINVAL ? ENOMEM : err;
 }
 
-static void *sys_mmap(void *addr, size_t size, int prot, int flags)
+/* Failure-injection builds inline each wrapper into its caller, so that the
+ * return address pa_sys_enter() records names the call site (fault.h). */
+#if defined(PAGEALLOC_FAULT_INJECTION) && defined(__GNUC__)
+#define SYS_WRAPPER static inline __attribute__((always_inline))
+#else
+#define SYS_WRAPPER static
+#endif
+
+SYS_WRAPPER void *sys_mmap(void *addr, size_t size, int prot, int flags)
 {
     int err = pa_sys_enter(PA_SYS_MAP);
     if (err != 0) {
@@ -74,7 +82,7 @@ static void *sys_mmap(void *addr, size_t size, int prot, int flags)
     return p;
 }
 
-static int sys_munmap(void *addr, size_t size)
+SYS_WRAPPER int sys_munmap(void *addr, size_t size)
 {
     int err = pa_sys_enter(PA_SYS_UNMAP);
     if (err != 0)
@@ -82,7 +90,7 @@ static int sys_munmap(void *addr, size_t size)
     return munmap(addr, size) == 0 ? 0 : errno;
 }
 
-static void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
+SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
     if (err != 0) {
@@ -95,7 +103,7 @@ static void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags,
     return p;
 }
 
-static int sys_madvise(void *addr, size_t size, int advice)
+SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 {
     int err = pa_sys_enter(PA_SYS_ADVISE);
     if (err != 0)
