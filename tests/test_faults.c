@@ -46,8 +46,9 @@ static void take_snapshot(struct snapshot *s)
 }
 
 /* Unmaps, and counts, every byte mapped now that was not mapped in `before`:
- * what the script leaked (the script maps nothing else). */
-static size_t unmap_new_ranges(const struct snapshot *before)
+ * what the script leaked (the script maps nothing else). `report` lists the
+ * ranges on stderr. */
+static size_t unmap_new_ranges(const struct snapshot *before, bool report)
 {
     static struct snapshot now;
     take_snapshot(&now);
@@ -69,7 +70,9 @@ static size_t unmap_new_ranges(const struct snapshot *before)
             }
             if (covered)
                 continue;
-            fprintf(stderr, "  left mapped: %#lx-%#lx\n", (unsigned long)lo, (unsigned long)hi);
+            if (report)
+                fprintf(stderr, "  left mapped: %#lx-%#lx\n", (unsigned long)lo,
+                        (unsigned long)hi);
             leaked += hi - lo;
             munmap((void *)lo, hi - lo);
             lo = hi;
@@ -319,7 +322,7 @@ static uint64_t run_with_fault(uint64_t n, uint64_t count, int err, size_t *leak
     if (injected != 0)
         note_site(pa_fault_last_site());
     CHECK(pagealloc_stats().mapped_bytes == mapped);
-    *leaked = unmap_new_ranges(&before);
+    *leaked = unmap_new_ranges(&before, !persistent || getenv("PAGEALLOC_TEST_VERBOSE") != NULL);
     if (getenv("PAGEALLOC_TEST_VERBOSE") != NULL || (!persistent && *leaked != 0))
         fprintf(stderr, "  call %llu of %llu failed with errno %d: %d operations failed (%s), %zu "
                         "bytes left mapped\n",
@@ -359,7 +362,7 @@ static void script_runs_cleanly_without_faults(void)
     script(&r);
     pa_fault_disarm();
     CHECK(r.failed_ops == 0 || !support_can_move());
-    CHECK(unmap_new_ranges(before) == 0);
+    CHECK(unmap_new_ranges(before, true) == 0);
     script_calls = pa_fault_seen();
     printf("  the script makes %llu system calls\n", (unsigned long long)script_calls);
     CHECK(script_calls >= 20);
