@@ -118,8 +118,29 @@ static void at_the_mapping_limit(long max)
         return;
     /* Nothing below may print or allocate until the table is emptied. */
 
-    /* Shrinking mid gives back its tail, in the middle of the mapping. */
+    /* Moving mid (its neighbour high is taken) must split the mapping: small
+     * and large moves are refused, or done with the contents kept. */
     size_t mapped = pagealloc_stats().mapped_bytes;
+    const size_t move_to[] = {4 * len, (size_t)4 << 20};
+    int moves_refused = 0;
+    bool moves_clean = true;
+    for (int i = 0; i < 2; i++) {
+        errno = 0;
+        unsigned char *q = pagealloc_realloc(mid, len, 1, move_to[i], true);
+        if (q == NULL) {
+            moves_refused++;
+            moves_clean = moves_clean && errno == ENOMEM && support_has_pattern(mid, len, 1) &&
+                          pagealloc_stats().mapped_bytes == mapped;
+        } else {
+            /* Put it back where the rest of the test expects it. */
+            moves_clean = moves_clean && support_has_pattern(q, len, 1);
+            moves_clean = moves_clean && pagealloc_realloc(q, move_to[i], 1, len, true) == q;
+            mid = q;
+            mapped = pagealloc_stats().mapped_bytes;
+        }
+    }
+
+    /* Shrinking mid gives back its tail, in the middle of the mapping. */
     errno = 0;
     bool shrink_refused = pagealloc_realloc(mid, len, 1, len / 2, false) == NULL;
     int shrink_errno = errno;
@@ -145,12 +166,13 @@ static void at_the_mapping_limit(long max)
 
     munmap(filler, filler_len);
 
-    printf("  vm.max_map_count %ld: filled %ld slots; shrink %s (errno %d), free %s (errno %d, "
-           "memory %s), aligned map %s\n",
-           max, added, shrink_refused ? "refused" : "done", shrink_errno,
+    printf("  vm.max_map_count %ld: filled %ld slots; %d of 2 moves refused; shrink %s (errno "
+           "%d), free %s (errno %d, memory %s), aligned map %s\n",
+           max, added, moves_refused, shrink_refused ? "refused" : "done", shrink_errno,
            free_counted ? "refused" : "done", free_errno, discarded ? "given back" : "kept",
            fresh != NULL ? "done" : "refused");
     CHECK(added > 0);
+    CHECK(moves_clean);
     CHECK(shrink_refused && shrink_errno == ENOMEM && shrink_kept);
     CHECK(free_counted && free_errno == ENOMEM && discarded && still_reserved);
     CHECK(low_freed);
