@@ -1,10 +1,17 @@
 # The suite under valgrind's memcheck: every test program runs inside
 # valgrind (CMake's test emulator) and any memcheck error fails it.
-# tests/valgrind.supp: memcheck does not follow mremap growth onto a fixed
-# address; test_maplimit skips itself (valgrind's table of mappings is
-# smaller than the kernel's); test_stats is left out: valgrind 3.19 takes
-# MAP_FIXED_NOREPLACE as a hint, as qemu-user does, and one of its checks
-# counts the calls of a move that assume the kernel's behaviour.
+# Where valgrind 3.19 itself differs from the kernel:
+# - memcheck does not follow mremap growth onto a fixed address (the grown
+#   pages are mapped read-write but marked unaddressable): tests/valgrind.supp
+#   covers the tests' reads of block contents only;
+# - it takes MAP_FIXED_NOREPLACE as a hint, as qemu-user does, so test_stats,
+#   which counts the calls of a move, is left out;
+# - after a few mremap moves its address-space manager aborts on its own
+#   assertion (aspacem_minAddr <= holeStart) at a later hinted mmap, which
+#   test_stress's thousands of moves always reach: left out (it runs under
+#   ASan and TSan);
+# - its table of mappings is smaller than the kernel's: test_maplimit skips
+#   itself.
 . tests/configs/lib.sh
 need valgrind "apt-get install -y valgrind"
 export PAGEALLOC_UNDER_VALGRIND=1
@@ -14,4 +21,4 @@ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEALLOC_BUILD_BENCH=O
     >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
 cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
 grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
-ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 -E '^test_stats$'
+ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 -E '^(test_stats|test_stress)$'
