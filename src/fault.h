@@ -33,4 +33,8 @@ uint64_t pa_fault_injected(void);
  * OS file, after inlining), or 0: lets a test count the sites it reached. */
 uintptr_t pa_fault_last_site(void);
 
+/* For pa_sys_enter(): the errno to fail this call of `kind`, made from code
+ * address `site`, with, or 0 to make it. */
+int pa_fault_check(enum pa_sys kind, uintptr_t site);
+
 #endif

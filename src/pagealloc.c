@@ -6,8 +6,14 @@
 #include "pagealloc.h"
 
 #include "os.h"
+
+/* Test builds may fail chosen system calls (fault.h); the call site is the
+ * return address of pa_sys_enter, in the OS file. */
 #ifdef PAGEALLOC_FAULT_INJECTION
 #include "fault.h"
+#define FAULT_CHECK(kind) pa_fault_check(kind, (uintptr_t)__builtin_return_address(0))
+#else
+#define FAULT_CHECK(kind) 0
 #endif
 
 #include <errno.h>
@@ -70,77 +76,10 @@ static void stat_unmap(size_t bytes)
     atomic_fetch_sub_explicit(&stat_mapped, bytes, memory_order_relaxed);
 }
 
-#ifdef PAGEALLOC_FAULT_INJECTION
-/* ---- Failure injection (test builds only, see fault.h) ------------------- */
-
-static _Atomic int fault_err; /* 0: disarmed */
-static _Atomic int fault_kind;
-static _Atomic uint64_t fault_first, fault_last, fault_seen, fault_injected;
-static _Atomic uintptr_t fault_site;
-
-void pa_fault_arm(enum pa_sys kind, uint64_t first, uint64_t count, int err)
-{
-    atomic_store(&fault_err, 0);
-    atomic_store(&fault_kind, (int)kind);
-    atomic_store(&fault_first, first);
-    atomic_store(&fault_last, count > UINT64_MAX - first ? UINT64_MAX : first + count - 1);
-    atomic_store(&fault_seen, 0);
-    atomic_store(&fault_injected, 0);
-    atomic_store(&fault_site, 0);
-    atomic_store(&fault_err, count != 0 ? err : 0);
-}
-
-void pa_fault_disarm(void)
-{
-    atomic_store(&fault_err, 0);
-}
-
-uint64_t pa_fault_seen(void)
-{
-    return atomic_load(&fault_seen);
-}
-
-uint64_t pa_fault_injected(void)
-{
-    return atomic_load(&fault_injected);
-}
-
-uintptr_t pa_fault_last_site(void)
-{
-    return atomic_load(&fault_site);
-}
-
-static int fault_check(enum pa_sys kind, uintptr_t site)
-{
-    int err = atomic_load_explicit(&fault_err, memory_order_relaxed);
-    if (err == 0)
-        return 0;
-    int armed = atomic_load(&fault_kind);
-    if (armed != PA_SYS_KINDS && armed != (int)kind)
-        return 0;
-    uint64_t n = atomic_fetch_add(&fault_seen, 1) + 1;
-    if (n < atomic_load(&fault_first) || n > atomic_load(&fault_last))
-        return 0;
-    atomic_fetch_add(&fault_injected, 1);
-    atomic_store(&fault_site, site);
-    return err;
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FAULT_CALL_SITE() ((uintptr_t)__builtin_return_address(0))
-#else
-#define FAULT_CALL_SITE() ((uintptr_t)0)
-#endif
-#endif
-
 int pa_sys_enter(enum pa_sys kind)
 {
     atomic_fetch_add_explicit(&stat_sys[kind], 1, memory_order_relaxed);
-#ifdef PAGEALLOC_FAULT_INJECTION
-    return fault_check(kind, FAULT_CALL_SITE());
-#else
-    return 0;
-#endif
+    return FAULT_CHECK(kind);
 }
 
 struct pagealloc_stats pagealloc_stats(void)

@@ -1,0 +1,61 @@
+/*
+ * Failure injection for tests (fault.h), built only with
+ * PAGEALLOC_FAULT_INJECTION: pa_sys_enter() asks pa_fault_check() before each
+ * system call whether to fail it.
+ */
+#include "fault.h"
+
+#include <stdatomic.h>
+
+static _Atomic int fault_err; /* 0: disarmed */
+static _Atomic int fault_kind;
+static _Atomic uint64_t fault_first, fault_last, fault_seen, fault_injected;
+static _Atomic uintptr_t fault_site;
+
+void pa_fault_arm(enum pa_sys kind, uint64_t first, uint64_t count, int err)
+{
+    atomic_store(&fault_err, 0);
+    atomic_store(&fault_kind, (int)kind);
+    atomic_store(&fault_first, first);
+    atomic_store(&fault_last, count > UINT64_MAX - first ? UINT64_MAX : first + count - 1);
+    atomic_store(&fault_seen, 0);
+    atomic_store(&fault_injected, 0);
+    atomic_store(&fault_site, 0);
+    atomic_store(&fault_err, count != 0 ? err : 0);
+}
+
+void pa_fault_disarm(void)
+{
+    atomic_store(&fault_err, 0);
+}
+
+uint64_t pa_fault_seen(void)
+{
+    return atomic_load(&fault_seen);
+}
+
+uint64_t pa_fault_injected(void)
+{
+    return atomic_load(&fault_injected);
+}
+
+uintptr_t pa_fault_last_site(void)
+{
+    return atomic_load(&fault_site);
+}
+
+int pa_fault_check(enum pa_sys kind, uintptr_t site)
+{
+    int err = atomic_load_explicit(&fault_err, memory_order_relaxed);
+    if (err == 0)
+        return 0;
+    int armed = atomic_load(&fault_kind);
+    if (armed != PA_SYS_KINDS && armed != (int)kind)
+        return 0;
+    uint64_t n = atomic_fetch_add(&fault_seen, 1) + 1;
+    if (n < atomic_load(&fault_first) || n > atomic_load(&fault_last))
+        return 0;
+    atomic_fetch_add(&fault_injected, 1);
+    atomic_store(&fault_site, site);
+    return err;
+}
