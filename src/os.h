@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The page size; called once, the result is cached by the caller. */
+/* The page size; called once, the result is cached by the caller. The OS
+ * files themselves read the cached value, pagealloc_page_size(). */
 size_t pa_os_page_size(void);
 
 /*

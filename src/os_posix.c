@@ -8,9 +8,9 @@
  */
 #define _GNU_SOURCE
 #include "os.h"
+#include "pagealloc.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -113,19 +113,6 @@ SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 
 /* ---- Helpers ------------------------------------------------------------ */
 
-/* The page size, read once: the map and move paths need it on every call and
- * sysconf costs about a quarter of the library's own instructions per map. */
-static size_t page_size(void)
-{
-    static _Atomic size_t cached;
-    size_t page = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (page == 0) {
-        page = pa_os_page_size();
-        atomic_store_explicit(&cached, page, memory_order_relaxed);
-    }
-    return page;
-}
-
 static char *at(void *addr, size_t offset)
 {
     return (char *)addr + offset;
@@ -153,7 +140,7 @@ static void *map_exact(void *addr, size_t size, int prot)
 static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t ceiling, int prot,
                          void **out)
 {
-    size_t page = page_size();
+    size_t page = pagealloc_page_size();
     uintptr_t want = pa_place_below(ceiling, size, modulus, offset);
     if (want != 0) {
         void *p = map_exact((void *)want, size, prot);
@@ -194,7 +181,7 @@ size_t pa_os_page_size(void)
 
 int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
 {
-    if (align == page_size()) {
+    if (align == pagealloc_page_size()) {
         /* Any address will do: the hint is only a suggestion to the kernel. */
         void *p = sys_mmap((void *)pa_place_below(ceiling, size, align, 0), size,
                            PROT_READ | PROT_WRITE, 0);
@@ -238,7 +225,7 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
  */
 static size_t page_table_span(void)
 {
-    size_t page = page_size();
+    size_t page = pagealloc_page_size();
     return page * (page / sizeof(void *));
 }
 
@@ -246,7 +233,7 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                void **out)
 {
     size_t span = page_table_span();
-    if (have_mremap && align == page_size() && new_size < span) {
+    if (have_mremap && align == pagealloc_page_size() && new_size < span) {
         /* The kernel grows in place when it can, else moves anywhere: one call. */
         void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
         if (p == MAP_FAILED)
