@@ -21,7 +21,7 @@ static void zero_length_is_EINVAL(void)
 {
     pagealloc_allocator a = pagealloc_page_allocator();
     CHECK_ERRNO(pagealloc_map(0, 1) == NULL, EINVAL);
-    CHECK_ERRNO(pagealloc_alloc(a, 0, 4096) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_alloc(a, 0, page) == NULL, EINVAL);
     CHECK_ERRNO(pagealloc_realloc(held, 0, 1, page, true) == NULL, EINVAL);
     errno = 0;
     pagealloc_unmap(held, 0);

@@ -9,7 +9,8 @@ need() {
     fi
 }
 
-# build_and_test DIR [cmake options...]: configures, builds and runs CTest.
+# build_and_test DIR [cmake options...]: configures, builds and runs CTest
+# (with the extra CTest options in $ctest_args, if set).
 build_and_test() {
     dir=$1
     shift
@@ -17,5 +18,5 @@ build_and_test() {
         { cat "$dir.configure.log"; exit 1; }
     cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
     grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
-    ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2
+    ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 ${ctest_args:-}
 }

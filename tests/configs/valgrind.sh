@@ -15,10 +15,6 @@
 . tests/configs/lib.sh
 need valgrind "apt-get install -y valgrind"
 export PAGEALLOC_UNDER_VALGRIND=1
-dir=build-valgrind
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAGEALLOC_BUILD_BENCH=OFF \
-    "-DCMAKE_CROSSCOMPILING_EMULATOR=valgrind;-q;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite;--suppressions=$PWD/tests/valgrind.supp" \
-    >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
-cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
-grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
-ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 -E '^(test_stats|test_stress)$'
+ctest_args='-E ^(test_stats|test_stress)$'
+build_and_test build-valgrind -DPAGEALLOC_BUILD_BENCH=OFF \
+    "-DCMAKE_CROSSCOMPILING_EMULATOR=valgrind;-q;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite;--suppressions=$PWD/tests/valgrind.supp"
