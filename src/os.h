@@ -11,6 +11,16 @@
  * - the block passed in is one the library mapped, at its current size.
  * Each returns 0 on success or an errno value (errno itself may change).
  * Each system call is announced with pa_sys_enter() right before it is made.
+ *
+ * The ownership rule, which every call site must keep: the library only
+ * unmaps, replaces (MAP_FIXED), discards, decommits or releases a range it
+ * holds at that instant. Other threads, allocators and the C library share
+ * the address space, and any range the library lets go of may be theirs a
+ * moment later. After a call that may have had partial effects, a range whose
+ * ownership is uncertain is re-taken only through an exclusive call
+ * (MAP_FIXED_NOREPLACE, a reservation at an exact address) or left alone,
+ * and counted with pa_count_unmap_failure(): leaking address space beats
+ * destroying someone else's memory.
  */
 #ifndef PAGEALLOC_OS_H
 #define PAGEALLOC_OS_H
@@ -66,6 +76,10 @@ enum pa_sys { PA_SYS_MAP, PA_SYS_UNMAP, PA_SYS_REMAP, PA_SYS_ADVISE, PA_SYS_QUER
  * file must treat as that call's failure, without making the call.
  */
 int pa_sys_enter(enum pa_sys kind);
+
+/* Counts, in pagealloc_stats().unmap_failures, a range an OS file had to
+ * leave behind (refused, or no longer known to be its own to give back). */
+void pa_count_unmap_failure(void);
 
 /*
  * The highest address `a` with a + size <= ceiling and a % modulus == offset

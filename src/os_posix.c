@@ -15,6 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef PAGEALLOC_FAULT_INJECTION
+#include "fault.h"
+#endif
+
 #if defined(__linux__) && !defined(PAGEALLOC_NO_MREMAP)
 static const bool have_mremap = true;
 static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
@@ -90,10 +94,25 @@ SYS_WRAPPER int sys_munmap(void *addr, size_t size)
     return munmap(addr, size) == 0 ? 0 : errno;
 }
 
+/* An injected failure of mremap onto a fixed target leaves what a real one
+ * may: the kernel's mremap_to() unmaps the target before checks that can
+ * still fail (commit charge, copy_vma, ...), so the target is a hole that
+ * another thread may take at once (fault.h lets a test be that thread). */
+#ifdef PAGEALLOC_FAULT_INJECTION
+static void injected_mremap_failure(int flags, void *target, size_t size)
+{
+    if ((flags & MREMAP_FIXED) != 0 && munmap(target, size) == 0)
+        pa_fault_hole(target, size);
+}
+#else
+#define injected_mremap_failure(flags, target, size) ((void)0)
+#endif
+
 SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
     if (err != 0) {
+        injected_mremap_failure(flags, target, new_size);
         errno = err;
         return MAP_FAILED;
     }
@@ -229,6 +248,20 @@ static size_t page_table_span(void)
     return page * (page / sizeof(void *));
 }
 
+/*
+ * A refused mremap onto `target` may have unmapped it first (see
+ * injected_mremap_failure), and another thread's mmap may have landed in the
+ * hole since, so the target is no longer known to be ours. It is unmapped
+ * only after an exclusive mapping re-took all of it; else it is left, maybe
+ * still reserved, and counted.
+ */
+static void give_up_target(void *target, size_t size)
+{
+    void *p = map_exact(target, size, PROT_NONE);
+    if (p == NULL || sys_munmap(p, size) != 0)
+        pa_count_unmap_failure();
+}
+
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
 {
@@ -261,7 +294,7 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
     if (p == MAP_FAILED) {
         err = errno;
-        sys_munmap(target, new_size);
+        give_up_target(target, new_size);
         return err;
     }
     *out = p;

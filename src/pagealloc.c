@@ -82,6 +82,11 @@ int pa_sys_enter(enum pa_sys kind)
     return FAULT_CHECK(kind);
 }
 
+void pa_count_unmap_failure(void)
+{
+    atomic_fetch_add_explicit(&stat_unmap_failures, 1, memory_order_relaxed);
+}
+
 struct pagealloc_stats pagealloc_stats(void)
 {
     struct pagealloc_stats s;
