@@ -145,6 +145,7 @@ struct pagealloc_stats {
     uint64_t advise_calls;    /* madvise */
     uint64_t query_calls;     /* queries of a range's state (Windows) */
     uint64_t unmap_failures;  /* frees the system refused; their memory was discarded */
+    uint64_t protect_calls;   /* mprotect */
 };
 
 PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);

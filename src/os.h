@@ -68,7 +68,15 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
 
 /* ---- Provided by pagealloc.c to the OS files --------------------------- */
 
-enum pa_sys { PA_SYS_MAP, PA_SYS_UNMAP, PA_SYS_REMAP, PA_SYS_ADVISE, PA_SYS_QUERY, PA_SYS_KINDS };
+enum pa_sys {
+    PA_SYS_MAP,
+    PA_SYS_UNMAP,
+    PA_SYS_REMAP,
+    PA_SYS_ADVISE,
+    PA_SYS_QUERY,
+    PA_SYS_PROTECT,
+    PA_SYS_KINDS
+};
 
 /*
  * Called right before each system call: counts it in the stats. Returns 0 to

@@ -122,6 +122,14 @@ SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int f
     return p;
 }
 
+SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
+{
+    int err = pa_sys_enter(PA_SYS_PROTECT);
+    if (err != 0)
+        return err;
+    return mprotect(addr, size, prot) == 0 ? 0 : errno;
+}
+
 SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 {
     int err = pa_sys_enter(PA_SYS_ADVISE);
@@ -145,21 +153,55 @@ static void *map_exact(void *addr, size_t size, int prot)
         return NULL;
     if (p != addr) {
         /* The kernel took the address as a hint and put the pages elsewhere. */
-        sys_munmap(p, size);
+        if (sys_munmap(p, size) != 0)
+            pa_count_unmap_failure();
         return NULL;
     }
     return p;
 }
 
 /*
+ * Reserves `size` bytes at an address a with a % modulus == offset, anywhere:
+ * maps size + modulus - page bytes and unmaps the ends. The reservation is
+ * PROT_NONE, which the kernel does not charge against overcommit, so the
+ * over-allocation cannot make a request fail that fits.
+ */
+static int reserve_congruent(size_t size, size_t modulus, size_t offset, void **out)
+{
+    size_t page = pagealloc_page_size();
+    if (size > SIZE_MAX - (modulus - page))
+        return ENOMEM;
+    size_t span = size + (modulus - page);
+    void *r = sys_mmap(NULL, span, PROT_NONE, 0);
+    if (r == MAP_FAILED)
+        return errno;
+    size_t front = (offset - (uintptr_t)r) & (modulus - 1);
+    size_t back = span - front - size;
+    int err = front != 0 ? sys_munmap(r, front) : 0;
+    if (err != 0) {
+        if (sys_munmap(r, span) != 0)
+            pa_count_unmap_failure();
+        return err;
+    }
+    err = back != 0 ? sys_munmap(at(r, front + size), back) : 0;
+    if (err != 0) {
+        if (sys_munmap(at(r, front), size + back) != 0)
+            pa_count_unmap_failure();
+        return err;
+    }
+    *out = at(r, front);
+    return 0;
+}
+
+/*
  * Maps `size` bytes at an address a with a % modulus == offset: first exactly
  * under the hint, which is one system call when that range is free, else by
- * mapping size + modulus - page bytes anywhere and unmapping the ends.
+ * reserving size + modulus - page bytes anywhere, unmapping the ends and
+ * opening the rest with `prot` (see reserve_congruent).
  */
 static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t ceiling, int prot,
                          void **out)
 {
-    size_t page = pagealloc_page_size();
     uintptr_t want = pa_place_below(ceiling, size, modulus, offset);
     if (want != 0) {
         void *p = map_exact((void *)want, size, prot);
@@ -168,25 +210,17 @@ static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t c
             return 0;
         }
     }
-    if (size > SIZE_MAX - (modulus - page))
-        return ENOMEM;
-    size_t span = size + (modulus - page);
-    void *r = sys_mmap(NULL, span, prot, 0);
-    if (r == MAP_FAILED)
-        return errno;
-    size_t front = (offset - (uintptr_t)r) & (modulus - 1);
-    size_t back = span - front - size;
-    int err = front != 0 ? sys_munmap(r, front) : 0;
-    if (err != 0) {
-        sys_munmap(r, span);
+    void *r = NULL;
+    int err = reserve_congruent(size, modulus, offset, &r);
+    if (err != 0)
+        return err;
+    /* Only the part kept is opened, and charged. */
+    if (prot != PROT_NONE && (err = sys_mprotect(r, size, prot)) != 0) {
+        if (sys_munmap(r, size) != 0)
+            pa_count_unmap_failure();
         return err;
     }
-    err = back != 0 ? sys_munmap(at(r, front + size), back) : 0;
-    if (err != 0) {
-        sys_munmap(at(r, front), size + back);
-        return err;
-    }
-    *out = at(r, front);
+    *out = r;
     return 0;
 }
 

@@ -98,6 +98,7 @@ struct pagealloc_stats pagealloc_stats(void)
     s.advise_calls = atomic_load_explicit(&stat_sys[PA_SYS_ADVISE], memory_order_relaxed);
     s.query_calls = atomic_load_explicit(&stat_sys[PA_SYS_QUERY], memory_order_relaxed);
     s.unmap_failures = atomic_load_explicit(&stat_unmap_failures, memory_order_relaxed);
+    s.protect_calls = atomic_load_explicit(&stat_sys[PA_SYS_PROTECT], memory_order_relaxed);
     return s;
 }
 
