@@ -46,7 +46,8 @@ PAGEALLOC_API size_t pagealloc_page_size(void);
  * Maps fresh zero-filled read-write memory covering `len` rounded up to whole
  * pages, aligned to max(alignment, page size).
  * Errors: EINVAL if len == 0 or alignment is not a power of two; ENOMEM if the
- * system is out of memory or address space, or if len rounded up, or len plus
+ * system is out of memory or address space (or of lockable memory, under
+ * mlockall(MCL_FUTURE) and RLIMIT_MEMLOCK), or if len rounded up, or len plus
  * alignment, does not fit in the address space.
  */
 PAGEALLOC_API void *pagealloc_map(size_t len, size_t alignment);

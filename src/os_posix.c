@@ -59,10 +59,12 @@ static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags
 
 /* Every argument was checked before the call, so EINVAL from mmap or mremap
  * can only mean a length the system cannot place (valgrind, some BSDs say
- * EINVAL where Linux says ENOMEM): report it as the API documents, ENOMEM. */
+ * EINVAL where Linux says ENOMEM), and EAGAIN on anonymous memory only that
+ * mlockall(MCL_FUTURE) would pass RLIMIT_MEMLOCK: out of lockable memory.
+ * Both are reported as the API documents, ENOMEM. */
 static int no_room_error(int err)
 {
-    return err == EINVAL ? ENOMEM : err;
+    return err == EINVAL || err == EAGAIN ? ENOMEM : err;
 }
 
 /* Failure-injection builds inline each wrapper into its caller, so that the

@@ -107,9 +107,10 @@ struct pagealloc_stats pagealloc_stats(void)
 /*
  * The low end of the most recent mapping (0 until there is one). New blocks
  * are placed just below it, aligned, so that an aligned request is normally
- * one system call. It only moves down, away from the main thread's stack,
- * except when the block just below it is freed: then it moves back up, so an
- * alloc/free loop reuses one range as the kernel's own placement would.
+ * one system call. It follows where blocks land: down while they stack under
+ * it, away from the main thread's stack; back up over a freed block that sat
+ * right below it, so an alloc/free loop reuses one range; and wherever the
+ * kernel put a block it could not place under the hint, higher ones too.
  * A lost race between threads costs at most a less useful hint.
  */
 static _Atomic uintptr_t next_mmap_addr_hint;
