@@ -58,8 +58,10 @@ PAGEALLOC_API void *pagealloc_map(size_t len, size_t alignment);
  * Errors (errno set, nothing else happens): EINVAL if ptr is not page-aligned
  * or len == 0. If the system refuses to unmap (munmap fails with ENOMEM when
  * the process is at its mapping limit), the block's physical memory is still
- * given back, its address range stays reserved, errno is set, and
- * pagealloc_stats().unmap_failures counts it.
+ * given back, the address range the system kept stays reserved (on Windows a
+ * block of several reservations may have released the first ones), errno is
+ * set, and pagealloc_stats().unmap_failures counts it. Either way the caller
+ * no longer owns any of the block.
  */
 PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
 
@@ -145,7 +147,9 @@ struct pagealloc_stats {
     uint64_t remap_calls;     /* mremap */
     uint64_t advise_calls;    /* madvise */
     uint64_t query_calls;     /* queries of a range's state (Windows) */
-    uint64_t unmap_failures;  /* frees the system refused; their memory was discarded */
+    uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
+                                 and ranges the library left reserved rather than risk
+                                 another thread's memory (see README, Reliability) */
     uint64_t protect_calls;   /* mprotect */
 };
 
