@@ -232,7 +232,7 @@ static void *victim(void *arg)
         struct block *b = &slot[n % SLOTS];
         if (b->p != NULL)
             release(b);
-        b->len = (size_t)65536 * (1 + next_rand(&v->rng) % 16);
+        b->len = (size_t)65536 * (size_t)(1 + next_rand(&v->rng) % 16);
         b->raw = n % 2 == 0;
         b->p = b->raw ? raw_map(b->len) : pagealloc_map(b->len, n % 4 == 1 ? 65536 : 1);
         if (b->p == NULL)
@@ -272,10 +272,10 @@ static size_t unaffordable_size(void)
     if (mode == 1 || sysinfo(&si) != 0)
         return 0;
     uint64_t have = ((uint64_t)si.totalram + si.totalswap) * si.mem_unit;
-    size_t want = (size_t)1 << 35;
+    uint64_t want = (uint64_t)1 << 35;
     while (want <= 2 * have)
         want *= 2;
-    return want;
+    return (size_t)want; /* 64-bit only */
 #else
     return 0;
 #endif
