@@ -28,7 +28,8 @@ void pa_fault_disarm(void);
  * The same, for the calling thread's system calls only, so that one thread
  * can drive failure paths while others use the library undisturbed. Armed
  * for a thread, its calls do not count towards the process-wide arming.
- * pa_fault_thread_injected() counts the calling thread's failed calls.
+ * pa_fault_thread_injected() counts the calling thread's failed calls since
+ * it was last armed.
  */
 void pa_fault_arm_thread(enum pa_sys kind, uint64_t first, uint64_t count, int err);
 void pa_fault_disarm_thread(void);
