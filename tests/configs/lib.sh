@@ -42,6 +42,22 @@ probe() {
 aarch64_install="apt-get install -y gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
 aarch64_run="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
 
+# wine_setup: for the Windows configurations, checks mingw-w64 and Wine work
+# and makes the one Wine prefix they share before any test waits for it (no
+# display needed; the Mono and Gecko installers are switched off).
+wine_setup() {
+    install="apt-get install -y mingw-w64 wine64 wine"
+    probe x86_64-w64-mingw32-gcc "$install" x86_64-w64-mingw32-gcc -
+    need wine "$install"
+    export WINEPREFIX="$PWD/build-wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+    if [ ! -f "$WINEPREFIX/system.reg" ]; then
+        timeout 300 wineboot --init >/dev/null 2>&1 ||
+            { echo "skipped: wineboot cannot make a Wine prefix; install with: $install"; exit 77; }
+    fi
+    wineserver -w
+    probe "x86_64-w64-mingw32-gcc with wine" "$install" x86_64-w64-mingw32-gcc wine
+}
+
 # build_and_test DIR [cmake options...]: configures, builds and runs CTest
 # (with the extra CTest options in $ctest_args, if set).
 build_and_test() {
