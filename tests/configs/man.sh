@@ -13,7 +13,8 @@ cmake -S . -B "$dir" -DCMAKE_INSTALL_PREFIX="$PWD/$dir/prefix" -DPAGEALLOC_BUILD
     -DPAGEALLOC_BUILD_BENCH=OFF >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
 cmake --build "$dir" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
 cmake --install "$dir" >/dev/null || exit 1
-makewhatis "$man" || exit 1
+# makewhatis is in /usr/sbin, which a user's PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin makewhatis "$man" || exit 1
 passed=0 failed=0
 for page in man/*.3; do
     # Pages of other manual sections (mmap(2), ...) may or may not be on the
