@@ -10,7 +10,7 @@ all: build
 
 # Says in one line what is missing when cmake or a C compiler is not there
 # (a fresh Debian has neither, nor make).
-PREREQUISITES = apt-get install -y make cmake gcc
+PREREQUISITES = apt-get update && apt-get install -y make cmake gcc
 FOUND_CMAKE = $(shell command -v $(CMAKE))
 FOUND_CC = $(shell for c in "$$CC" cc gcc clang; do [ -n "$$c" ] && command -v "$$c" && break; done)
 tools:
