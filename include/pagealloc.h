@@ -37,6 +37,26 @@ extern "C" {
 #define PAGEALLOC_API
 #endif
 
+/* ---- Version ------------------------------------------------------------ */
+
+/* PAGEALLOC_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("0.1.0"), generated
+ * from the one version in CMakeLists.txt. */
+#include "pagealloc_version.h"
+
+/* The header's version as one number, for #if: MAJOR * 10000 + MINOR * 100 +
+ * PATCH (minor and patch stay below 100). */
+#define PAGEALLOC_VERSION \
+    (PAGEALLOC_VERSION_MAJOR * 10000 + PAGEALLOC_VERSION_MINOR * 100 + PAGEALLOC_VERSION_PATCH)
+
+/*
+ * The version of the library the program runs with, as a number in
+ * PAGEALLOC_VERSION's form (which gives the version of the header the program
+ * was compiled with). A program built against one version runs with a library
+ * of the same major version and the same or a later minor version; the shared
+ * library's SONAME carries the major version. Never fails.
+ */
+PAGEALLOC_API unsigned int pagealloc_version(void);
+
 /* The running system's page size in bytes, read once at run time and cached. */
 PAGEALLOC_API size_t pagealloc_page_size(void);
 

@@ -40,6 +40,13 @@ static bool is_aligned(const void *p, size_t align)
     return ((uintptr_t)p & (align - 1)) == 0;
 }
 
+/* ---- Version ------------------------------------------------------------ */
+
+unsigned int pagealloc_version(void)
+{
+    return PAGEALLOC_VERSION;
+}
+
 /* ---- Page size ---------------------------------------------------------- */
 
 static _Atomic size_t cached_page_size;

@@ -3,6 +3,7 @@
 # one build folder each, and ends with the summed CTest counts. A configuration
 # whose tools are missing says so, with the line that installs them, and is
 # counted as skipped; CI (.ci/run) installs them all.
+# PAGEALLOC_CONFIGS="native man ..." runs only the configurations named.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build-logs
@@ -10,6 +11,7 @@ passed=0 failed=0 ran="" skipped="" broken=""
 for cfg in tests/configs/*.sh; do
     name=$(basename "$cfg" .sh)
     [ "$name" = lib ] && continue
+    case " ${PAGEALLOC_CONFIGS:-$name} " in *" $name "*) ;; *) continue ;; esac
     echo "=== $name"
     log=build-logs/$name.log
     { sh "$cfg"; echo "rc=$?"; } 2>&1 | tee "$log"

@@ -1,6 +1,5 @@
 # 64-bit Arm Linux with 4 KiB pages, cross-built and run under qemu-user.
 . tests/configs/lib.sh
-need aarch64-linux-gnu-gcc "apt-get install -y gcc-aarch64-linux-gnu"
-need qemu-aarch64-static "apt-get install -y qemu-user-static"
+probe aarch64-linux-gnu-gcc "$aarch64_install" aarch64-linux-gnu-gcc $aarch64_run
 export QEMU_PAGESIZE=$((4 * 1024))
 build_and_test build-aarch64-4k -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake

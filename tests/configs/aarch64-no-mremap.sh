@@ -3,8 +3,7 @@
 # takes the plain-hint branch (the result is compared and, when the system
 # put it elsewhere, unmapped), as on systems without either flag.
 . tests/configs/lib.sh
-need aarch64-linux-gnu-gcc "apt-get install -y gcc-aarch64-linux-gnu"
-need qemu-aarch64-static "apt-get install -y qemu-user-static"
+probe aarch64-linux-gnu-gcc "$aarch64_install" aarch64-linux-gnu-gcc $aarch64_run
 export QEMU_PAGESIZE=$((16 * 1024))
 build_and_test build-aarch64-no-mremap -DPAGEALLOC_NO_MREMAP=ON \
     -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake

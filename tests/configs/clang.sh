@@ -1,4 +1,4 @@
 # The same suite built by clang, which must compile it without a warning too.
 . tests/configs/lib.sh
-need clang "apt-get install -y clang"
+probe clang "apt-get install -y clang" clang
 build_and_test build-clang -DCMAKE_C_COMPILER=clang

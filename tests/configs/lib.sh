@@ -9,6 +9,55 @@ need() {
     fi
 }
 
+# probe WHAT "how to install it" COMPILE_COMMAND [RUNNER...]: compiles a
+# trivial C program with COMPILE_COMMAND (its flags included) and runs it,
+# under RUNNER if given (RUNNER "-" means: compile and link only). Exits 77
+# (skipped) with the install line when either step fails: a command that is
+# present is not yet a toolchain that works (a cross gcc without its C library,
+# wine64 without the wine launcher).
+probe() {
+    what=$1 how=$2 cc=$3
+    shift 3
+    for tool in "${cc%% *}" "${1:--}"; do
+        [ "$tool" = - ] || need "$tool" "$how"
+    done
+    tmp=$(mktemp -d) || exit 1
+    printf 'int main(void) { return 0; }\n' >"$tmp/probe.c"
+    if ! $cc "$tmp/probe.c" -o "$tmp/probe.exe" >"$tmp/log" 2>&1; then
+        echo "skipped: $what cannot build a program ($(head -c 200 "$tmp/log" | head -n 1));" \
+            "install with: $how"
+        rm -rf "$tmp"
+        exit 77
+    fi
+    if [ "${1:-}" != - ] && ! "$@" "$tmp/probe.exe" >"$tmp/log" 2>&1; then
+        echo "skipped: a program built by $what does not run${1:+ under $*}; install with: $how"
+        rm -rf "$tmp"
+        exit 77
+    fi
+    rm -rf "$tmp"
+}
+
+# The aarch64 configurations' toolchain: the cross gcc links only with its C
+# library (a Recommends of gcc-aarch64-linux-gnu), and qemu runs the programs.
+aarch64_install="apt-get install -y gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
+aarch64_run="qemu-aarch64-static -L /usr/aarch64-linux-gnu"
+
+# wine_setup: for the Windows configurations, checks mingw-w64 and Wine work
+# and makes the one Wine prefix they share before any test waits for it (no
+# display needed; the Mono and Gecko installers are switched off).
+wine_setup() {
+    install="apt-get install -y mingw-w64 wine64 wine"
+    probe x86_64-w64-mingw32-gcc "$install" x86_64-w64-mingw32-gcc -
+    need wine "$install"
+    export WINEPREFIX="$PWD/build-wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+    if [ ! -f "$WINEPREFIX/system.reg" ]; then
+        timeout 300 wineboot --init >/dev/null 2>&1 ||
+            { echo "skipped: wineboot cannot make a Wine prefix; install with: $install"; exit 77; }
+    fi
+    wineserver -w
+    probe "x86_64-w64-mingw32-gcc with wine" "$install" x86_64-w64-mingw32-gcc wine
+}
+
 # build_and_test DIR [cmake options...]: configures, builds and runs CTest
 # (with the extra CTest options in $ctest_args, if set).
 build_and_test() {

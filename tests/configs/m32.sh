@@ -8,9 +8,6 @@ dir=build-m32
 mkdir -p "$dir/asm-include"
 ln -sfn /usr/include/x86_64-linux-gnu/asm "$dir/asm-include/asm"
 flags="-m32 -isystem $PWD/$dir/asm-include"
-if ! echo 'int main(void) { return 0; }' | gcc $flags -x c - -o "$dir/probe" 2>/dev/null; then
-    echo "skipped: gcc -m32 cannot link; install with:" \
-        "apt-get install -y --no-install-recommends libc6-dev-i386 lib32gcc-12-dev"
-    exit 77
-fi
+probe "gcc -m32" "apt-get install -y --no-install-recommends libc6-dev-i386 lib32gcc-12-dev" \
+    "gcc $flags"
 build_and_test "$dir" -DCMAKE_C_FLAGS="$flags"

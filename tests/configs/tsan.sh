@@ -3,7 +3,7 @@
 # single-threaded under the same instrumentation. tests/tsan.supp says why
 # the tests' own loops over block contents are suppressed (mremap).
 . tests/configs/lib.sh
-need gcc "apt-get install -y gcc"
+probe "gcc with TSan" "apt-get install -y gcc" "gcc -fsanitize=thread"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
 build_and_test build-tsan -DCMAKE_C_COMPILER=gcc -DPAGEALLOC_BUILD_BENCH=OFF \
     -DCMAKE_C_FLAGS="-fsanitize=thread -fno-omit-frame-pointer"

@@ -15,6 +15,7 @@
 #   itself.
 . tests/configs/lib.sh
 need valgrind "apt-get install -y valgrind"
+probe valgrind "apt-get install -y valgrind" cc valgrind -q --error-exitcode=99
 export PAGEALLOC_UNDER_VALGRIND=1
 ctest_args='-E ^(test_stats|test_stress|test_ownership_race)$'
 build_and_test build-valgrind -DPAGEALLOC_BUILD_BENCH=OFF \

@@ -1,8 +1,12 @@
-/* Links against an installed pagealloc and makes one round trip. */
+/* Links against pagealloc as a consumer would (installed, unpacked from a
+ * package, or built as a subproject), checks it runs the library version its
+ * header names, and makes one round trip. */
 #include <pagealloc.h>
 
 int main(void)
 {
+    if (pagealloc_version() != PAGEALLOC_VERSION)
+        return 1;
     size_t page = pagealloc_page_size();
     unsigned char *p = pagealloc_map(page, 1 << 16);
     if (p == NULL || ((size_t)p & 0xffff) != 0)
