@@ -80,6 +80,66 @@ PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
  */
 PAGEALLOC_API void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len, bool may_move);
 
+/* ---- Huge pages and prefaulting ---------------------------------------- */
+
+/*
+ * Flags of pagealloc_mapx.
+ *
+ * PAGEALLOC_HUGE asks for the block to be backed by huge pages where the
+ * system can; it is a request, never a reason to fail. Where
+ * pagealloc_huge_page_size() is not 0, a block of at least one huge page is
+ * placed at a multiple of the huge page size (its alignment is raised to it)
+ * and advised (Linux: MADV_HUGEPAGE); smaller blocks, and every block where
+ * the size is 0, are ordinary blocks. Lengths still round to ordinary pages,
+ * so unmap and realloc take the same lengths as without the flag, and realloc
+ * the alignment the caller passed to mapx. A huge block grown or moved by
+ * realloc stays advised where the system moves pages (Linux mremap); without
+ * mremap the grown part is an ordinary mapping (no per-block state says the
+ * block was huge).
+ *
+ * PAGEALLOC_POPULATE makes every page of the block resident before mapx
+ * returns, as pagealloc_populate does; with PAGEALLOC_HUGE the advice comes
+ * first, so that the pages faulted in are huge. With PAGEALLOC_RESERVE it is
+ * EINVAL. If memory runs out while populating, mapx unmaps the block and
+ * fails with ENOMEM.
+ */
+#define PAGEALLOC_HUGE 0x2u
+#define PAGEALLOC_POPULATE 0x4u
+
+/*
+ * pagealloc_map with flags (the minimal form this section needs; the
+ * Reservations section gives its full contract): mapx(len, alignment, 0) is
+ * map(len, alignment). Errors: as pagealloc_map; EINVAL for a flag bit this
+ * library does not know; ENOMEM when memory runs out while populating, the
+ * block then unmapped.
+ */
+PAGEALLOC_API void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags);
+
+/*
+ * The size a huge page has here, read once, or 0 when PAGEALLOC_HUGE has no
+ * effect. Linux: hpage_pmd_size (2 MiB on x86-64, 32 MiB on arm64 with
+ * 16 KiB pages) when transparent huge pages are `always` or `madvise`; 0 with
+ * `never`, and on Windows, macOS and the BSDs.
+ */
+PAGEALLOC_API size_t pagealloc_huge_page_size(void);
+
+/*
+ * Faults [ptr, ptr + len) in now: when it returns true every page of the
+ * range is resident, and writing to it takes no page fault. No byte changes.
+ * The range must be committed read-write pages, of one block or several, and
+ * `len` is rounded up to whole pages. Linux 5.14 and later do it in one
+ * MADV_POPULATE_WRITE; elsewhere the library writes to each page once, with an
+ * atomic add of zero (a write access, so no read fault maps the shared zero
+ * page first, and no byte another thread writes at the same time is lost).
+ * Errors: EINVAL if ptr is NULL or not page-aligned, len == 0, or the range
+ * passes the end of the address space; ENOMEM if memory runs out part-way
+ * (MADV_POPULATE_WRITE only: where each page is written, running out of
+ * memory ends the process as any write would): the pages stay committed,
+ * their bytes intact, some of them resident. Other errno values come from
+ * the system (ENOMEM, EFAULT: part of the range is not mapped read-write).
+ */
+PAGEALLOC_API bool pagealloc_populate(void *ptr, size_t len);
+
 /* ---- Allocator interface ----------------------------------------------- */
 
 /*
@@ -145,6 +205,7 @@ struct pagealloc_stats {
     uint64_t advise_calls;    /* madvise */
     uint64_t query_calls;     /* queries of a range's state (Windows) */
     uint64_t unmap_failures;  /* frees the system refused; their memory was discarded */
+    uint64_t populate_calls;  /* prefaults: MADV_POPULATE_WRITE, or a pass writing each page */
 };
 
 PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);

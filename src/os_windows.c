@@ -401,3 +401,26 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = addr;
     return err;
 }
+
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+/* Large pages need SeLockMemoryPrivilege, are committed whole when reserved
+ * and cannot be decommitted, which breaks shrink and growth in place: none. */
+size_t pa_os_huge_page_size(void)
+{
+    return 0;
+}
+
+int pa_os_advise_huge(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
+
+/* PrefetchVirtualMemory reads pages in but does not fault in fresh committed
+ * ones: the caller touches each page. Committing charged them already. */
+int pa_os_populate(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
