@@ -66,7 +66,8 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
  */
 size_t pa_os_huge_page_size(void);
 
-/* Asks that [addr, addr + size) be backed by huge pages; called only when
+/* Asks that [addr, addr + size) be backed by huge pages wherever it holds
+ * whole aligned ones, now and after it grows or moves; called only when
  * pa_os_huge_page_size() is not 0. Contents and sizes stay as they are. */
 int pa_os_advise_huge(void *addr, size_t size);
 

@@ -142,9 +142,13 @@ size_t pagealloc_huge_page_size(void)
     return huge;
 }
 
+/* Zero, read through volatile: clang turns an atomic add of a constant zero
+ * into a fence and a plain load, a read, which would map the zero page. */
+static volatile unsigned char opaque_zero;
+
 /* One write access per page that keeps its byte: an atomic add of zero, so
  * that no read fault maps the zero page first and no concurrent write to the
- * byte is lost. Volatile, so that no compiler turns it into a plain load. */
+ * byte is lost. */
 static int touch_pages(void *ptr, size_t size)
 {
     int err = pa_sys_enter(PA_SYS_POPULATE);
@@ -152,7 +156,7 @@ static int touch_pages(void *ptr, size_t size)
         return err;
     size_t page = pagealloc_page_size();
     for (size_t off = 0; off < size; off += page)
-        atomic_fetch_add_explicit((volatile _Atomic unsigned char *)ptr + off, 0,
+        atomic_fetch_add_explicit((volatile _Atomic unsigned char *)ptr + off, opaque_zero,
                                   memory_order_relaxed);
     return 0;
 }
@@ -201,12 +205,12 @@ static int map_block(size_t size, size_t align, unsigned flags, uintptr_t hint, 
 }
 
 /* What mapx does to a new block after mapping it: the huge-page advice (a
- * request: its failure leaves an ordinary block), then the prefault, whose
- * failure the caller reports after unmapping the block. */
+ * request: its failure leaves an ordinary block; a block smaller than a huge
+ * page takes it too, for the huge pages it will hold once grown), then the
+ * prefault, whose failure the caller reports after unmapping the block. */
 static int prepare_block(void *block, size_t size, unsigned flags)
 {
-    size_t huge = (flags & PAGEALLOC_HUGE) ? pagealloc_huge_page_size() : 0;
-    if (huge != 0 && size >= huge)
+    if ((flags & PAGEALLOC_HUGE) && pagealloc_huge_page_size() != 0)
         pa_os_advise_huge(block, size);
     return (flags & PAGEALLOC_POPULATE) ? populate(block, size) : 0;
 }

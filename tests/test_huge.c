@@ -155,14 +155,14 @@ static void huge_flag_keeps_a_larger_alignment(void)
     pagealloc_unmap(p, len);
 }
 
-static void small_huge_block_is_an_ordinary_block_with_no_advice(void)
+static void small_huge_block_is_advised_and_placed_as_usual(void)
 {
     size_t len = 3 * page;
     struct pagealloc_stats s0 = pagealloc_stats();
     unsigned char *p = pagealloc_mapx(len, 1, PAGEALLOC_HUGE);
     struct pagealloc_stats s1 = pagealloc_stats();
     CHECK(p != NULL);
-    CHECK(s1.advise_calls == s0.advise_calls);
+    CHECK(s1.advise_calls - s0.advise_calls == (huge != 0 ? 1u : 0u));
     if (p != NULL) {
         support_fill(p, len, 2);
         CHECK(support_has_pattern(p, len, 2));
@@ -272,6 +272,33 @@ static void huge_block_moved_stays_huge(void)
         support_unmap(p + len, page);
 }
 
+static void small_huge_block_grown_by_doubling_becomes_huge(void)
+{
+    if (skipped(__func__, why_no_growth()))
+        return;
+    size_t len = (size_t)1 << 20, to = test_len(), doublings = 0;
+    unsigned char *p = pagealloc_mapx(len, 1, PAGEALLOC_HUGE);
+    CHECK(p != NULL);
+    for (; p != NULL && len < to; len *= 2, doublings++) {
+        unsigned char *q = pagealloc_realloc(p, len, 1, 2 * len, true);
+        CHECK(q != NULL);
+        if (q == NULL)
+            break;
+        p = q;
+        memset(p + len, 5, len);
+    }
+    if (p == NULL)
+        return;
+    /* The block is not at a huge-page boundary: the huge page around its
+     * start and end cannot be whole, nor can the one around the old end at
+     * each doubling, whose lower part was written as small pages before. */
+    size_t got = huge_bytes(p, len), lost = (doublings + 2) * huge;
+    CHECK(got + lost >= len);
+    printf("  %zu of %zu KiB backed by huge pages after %zu doublings\n", got >> 10, len >> 10,
+           doublings);
+    pagealloc_unmap(p, len);
+}
+
 static void huge_populate_is_backed_by_huge_pages_before_any_write(void)
 {
     if (skipped(__func__, why_no_huge_pages()))
@@ -305,7 +332,8 @@ int main(void)
     RUN(huge_page_size_is_the_kernels_when_thp_is_on);
     RUN(huge_block_starts_at_a_huge_page_boundary);
     RUN(huge_flag_keeps_a_larger_alignment);
-    RUN(small_huge_block_is_an_ordinary_block_with_no_advice);
+    RUN(small_huge_block_is_advised_and_placed_as_usual);
+    RUN(small_huge_block_grown_by_doubling_becomes_huge);
     RUN(huge_block_is_advised_once);
     RUN(written_huge_block_is_backed_by_huge_pages);
     RUN(ordinary_block_under_madvise_gets_no_huge_pages);
