@@ -89,8 +89,9 @@ PAGEALLOC_API void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, s
  * system can; it is a request, never a reason to fail. Where
  * pagealloc_huge_page_size() is not 0, a block of at least one huge page is
  * placed at a multiple of the huge page size (its alignment is raised to it)
- * and advised (Linux: MADV_HUGEPAGE); smaller blocks, and every block where
- * the size is 0, are ordinary blocks. Lengths still round to ordinary pages,
+ * and advised (Linux: MADV_HUGEPAGE); a smaller block is advised but placed
+ * as usual, so that it holds huge pages once it has grown; where the size is
+ * 0 the block is an ordinary block. Lengths still round to ordinary pages,
  * so unmap and realloc take the same lengths as without the flag, and realloc
  * the alignment the caller passed to mapx. A huge block grown or moved by
  * realloc stays advised where the system moves pages (Linux mremap); without
