@@ -31,7 +31,8 @@ extern const size_t bench_contender_count;
  *   WORKER prefault  CONTENDER LEN            (populate a fresh block, twice)
  *   WORKER threads   CONTENDER NTHREADS LEN ITERS
  *   WORKER churn     CONTENDER STEPS
- *   WORKER syscalls  pagealloc
+ *   WORKER reserve   CONTENDER LEN ITERS     (mmap = the raw calls, pagealloc)
+ *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
  * per operation from pagealloc_stats (-1 for other contenders), then up to
  * three workload-specific figures (churn: resident MiB at start, peak, end;

@@ -317,6 +317,22 @@ static void huge_populate_is_backed_by_huge_pages_before_any_write(void)
     pagealloc_unmap(p, len);
 }
 
+static void huge_reservation_committed_and_written_is_backed_by_huge_pages(void)
+{
+    if (skipped(__func__, why_no_huge_pages()))
+        return;
+    size_t len = test_len();
+    unsigned char *p = pagealloc_mapx(len, 1, PAGEALLOC_RESERVE | PAGEALLOC_HUGE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(support_aligned(p, huge));
+    CHECK(pagealloc_commit(p, len));
+    memset(p, 6, len);
+    CHECK(mostly_huge(p, len));
+    pagealloc_unmap(p, len);
+}
+
 static void huge_flag_with_unknown_bits_is_einval(void)
 {
     CHECK_ERRNO(pagealloc_mapx(page, 1, PAGEALLOC_HUGE | 0x100u) == NULL, EINVAL);
@@ -340,6 +356,7 @@ int main(void)
     RUN(huge_block_grown_in_place_stays_huge);
     RUN(huge_block_moved_stays_huge);
     RUN(huge_populate_is_backed_by_huge_pages_before_any_write);
+    RUN(huge_reservation_committed_and_written_is_backed_by_huge_pages);
     RUN(huge_flag_with_unknown_bits_is_einval);
     return check_done();
 }
