@@ -40,7 +40,8 @@ struct variant {
 
 static const struct variant variants[] = {
     {"glibc+thp", "glibc", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"},
-    {"mimalloc+large", "mimalloc", "MIMALLOC_ALLOW_LARGE_OS_PAGES=1"},
+    /* The option's name before mimalloc 2.1 (Debian 12 has 2.0.9), and after. */
+    {"mimalloc+large", "mimalloc", "MIMALLOC_LARGE_OS_PAGES=1 MIMALLOC_ALLOW_LARGE_OS_PAGES=1"},
     {"jemalloc+thp", "jemalloc", "MALLOC_CONF=thp:always"},
 };
 
@@ -494,7 +495,8 @@ static void print_huge_groups(void)
            "(warm). Only the pass is timed, in CPU time; the share in huge pages is "
            "AnonHugePages of the block in /proc/self/smaps after the pass. The peers run with "
            "their own huge-page options: `glibc+thp` GLIBC_TUNABLES=glibc.malloc.hugetlb=1, "
-           "`mimalloc+large` MIMALLOC_ALLOW_LARGE_OS_PAGES=1, `jemalloc+thp` "
+           "`mimalloc+large` MIMALLOC_LARGE_OS_PAGES=1 (2.0; MIMALLOC_ALLOW_LARGE_OS_PAGES=1 from 2.1), "
+           "`jemalloc+thp` "
            "MALLOC_CONF=thp:always.\n\n"
            "Write every byte (memset) of a fresh block; `pagealloc` is map, `pagealloc-huge` "
            "mapx(PAGEALLOC_HUGE), `resident` a block populated before the timing (the physical "
