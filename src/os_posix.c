@@ -57,7 +57,9 @@ static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags
 static const bool have_populate_write = true;
 #else
 static const bool have_populate_write = false;
+#ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE (-1)
+#endif
 #endif
 
 /* Linux frees discarded pages at once; elsewhere MADV_FREE lets them go. */

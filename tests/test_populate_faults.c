@@ -1,6 +1,6 @@
 /*
- * Failure injection (PAGEALLOC_FAULT_INJECTION builds) of the huge-page advice
- * and of the prefault. The advice is a request: when it fails the block is an
+ * Failure injection (PAGEALLOC_FAULT_INJECTION builds, Linux and Windows) of
+ * the huge-page advice and of the prefault. The advice is a request: when it fails the block is an
  * ordinary one. A prefault that fails in mapx gives the block back and
  * reports ENOMEM; one that fails in pagealloc_populate leaves every byte as
  * it was. Failing each system call of mapx(HUGE | POPULATE) in turn never
@@ -23,10 +23,16 @@ static size_t block_len(void)
     return huge != 0 ? 2 * huge : (size_t)4 << 20;
 }
 
+/* Whether the library populates by writing each page from the start:
+ * forced by the environment, or a system without a prefault call. */
 static bool forced_writing(void)
 {
+#ifdef _WIN32
+    return true;
+#else
     const char *forced = getenv("PAGEALLOC_NO_POPULATE_WRITE");
     return forced != NULL && forced[0] == '1';
+#endif
 }
 
 static void failed_advice_leaves_an_ordinary_block(void)
@@ -151,7 +157,8 @@ static void unknown_prefault_advice_falls_back_to_writing_each_page(void)
     if (p == NULL)
         return;
     p[0] = 4;
-    /* A kernel before 5.14 answers MADV_POPULATE_WRITE with EINVAL. */
+    /* A kernel before 5.14 answers MADV_POPULATE_WRITE with EINVAL; where
+     * the library writes each page, the failed call is that pass. */
     struct pagealloc_stats s0 = pagealloc_stats();
     pa_fault_arm(PA_SYS_POPULATE, 1, 1, EINVAL);
     bool ok = pagealloc_populate(p, len);
