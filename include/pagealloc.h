@@ -165,8 +165,9 @@ PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
  * PAGEALLOC_HUGE asks for the block to be backed by huge pages where the
  * system can; it is a request, never a reason to fail. Where
  * pagealloc_huge_page_size() is not 0, a block of at least one huge page is
- * placed at a multiple of the huge page size (its alignment is raised to it)
- * and advised (Linux: MADV_HUGEPAGE); a smaller block is advised but placed
+ * placed at a multiple of the huge page size (its alignment is raised to it;
+ * where no such place can be had, it is placed as without the flag) and
+ * advised (Linux: MADV_HUGEPAGE); a smaller block is advised but placed
  * as usual, so that it holds huge pages once it has grown; where the size is
  * 0 the block is an ordinary block. Lengths still round to ordinary pages,
  * so unmap and realloc take the same lengths as without the flag, and realloc
