@@ -133,10 +133,12 @@ static void every_call_of_a_huge_prefaulted_mapx_may_fail(void)
     size_t nsites = 0;
     uint64_t n = 1;
     for (; n < 64; n++) {
-        uintptr_t site[2] = {0, 0};
-        if (!fail_call(n, 1, &site[0]) || !fail_call(n, UINT64_MAX, &site[1]))
+        /* One call, two in a row (the huge placement's two tries), all from n. */
+        uintptr_t site[3] = {0, 0, 0};
+        if (!fail_call(n, 1, &site[0]) || !fail_call(n, 2, &site[1]) ||
+            !fail_call(n, UINT64_MAX, &site[2]))
             break;
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             bool known = false;
             for (size_t i = 0; i < nsites; i++)
                 known |= sites[i] == site[k];
