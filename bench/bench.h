@@ -27,13 +27,17 @@ extern const size_t bench_contender_count;
  *   WORKER allocfree CONTENDER LEN ALIGN ITERS [nowrite]
  *   WORKER grow      CONTENDER FROM TO        (doubling, touching new pages)
  *   WORKER move      CONTENDER LEN            (grow by 2 MiB when blocked)
+ *   WORKER fill      CONTENDER LEN            (memset a fresh block, twice)
+ *   WORKER prefault  CONTENDER LEN            (populate a fresh block, twice)
  *   WORKER threads   CONTENDER NTHREADS LEN ITERS
  *   WORKER churn     CONTENDER STEPS
  *   WORKER reserve   CONTENDER LEN ITERS     (mmap = the raw calls, pagealloc)
  *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
  * per operation from pagealloc_stats (-1 for other contenders), then up to
- * three workload-specific figures (churn: resident MiB at start, peak, end). */
+ * three workload-specific figures (churn: resident MiB at start, peak, end;
+ * fill, prefault: CPU ns of the first pass, huge-page share of the second and
+ * of the first; grow: wall ns, ns in the grow calls, huge-page share). */
 #define BENCH_FIELDS 7
 
 #endif

@@ -32,8 +32,36 @@ static FILE *csv;
 
 /* ---- Running workers ---------------------------------------------------- */
 
+/* Contenders run with an option in their environment: the peers with their
+ * own huge-page settings, in the huge-page tables. */
+struct variant {
+    const char *name, *base, *env;
+};
+
+static const struct variant variants[] = {
+    {"glibc+thp", "glibc", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"},
+    /* The option's name before mimalloc 2.1 (Debian 12 has 2.0.9), and after. */
+    {"mimalloc+large", "mimalloc", "MIMALLOC_LARGE_OS_PAGES=1 MIMALLOC_ALLOW_LARGE_OS_PAGES=1"},
+    {"jemalloc+thp", "jemalloc", "MALLOC_CONF=thp:always"},
+};
+
+static const struct variant *variant_of(const char *contender)
+{
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+        if (strcmp(contender, variants[i].name) == 0)
+            return &variants[i];
+    return NULL;
+}
+
+static const char *base_of(const char *contender)
+{
+    const struct variant *v = variant_of(contender);
+    return v != NULL ? v->base : contender;
+}
+
 static bool have_peer(const char *name)
 {
+    name = base_of(name);
     if (strcmp(name, "mimalloc") == 0)
         return BENCH_HAVE_MIMALLOC;
     if (strcmp(name, "jemalloc") == 0)
@@ -55,8 +83,10 @@ static bool sample(const char *workload, const char *contender, const char *args
                    double v[BENCH_FIELDS])
 {
     char cmd[PATH_MAX + 256];
-    snprintf(cmd, sizeof cmd, "'%s/%s' %s %s %s", dir, worker_of(contender), workload, contender,
-             args);
+    const struct variant *var = variant_of(contender);
+    contender = base_of(contender);
+    snprintf(cmd, sizeof cmd, "%s%s'%s/%s' %s %s %s", var != NULL ? var->env : "",
+             var != NULL ? " " : "", dir, worker_of(contender), workload, contender, args);
     FILE *f = popen(cmd, "r");
     if (f == NULL)
         return false;
@@ -112,18 +142,23 @@ static double median(const struct group *g, int row, int k)
     return stat(&g->cell[row][k], 0, NULL, NULL);
 }
 
-/* The ratio of contender k to contender base (the floor: 0): the median over
- * rounds of the two samples taken in the same round, so that a change in the machine's
- * load between rounds cancels out. */
-static double ratio_to(const struct group *g, int row, int k, int base)
+/* The ratio of field f of contender k to that of contender base (the floor:
+ * 0): the median over rounds of the two samples taken in the same round, so
+ * that a change in the machine's load between rounds cancels out. */
+static double ratio_field(const struct group *g, int row, int k, int base, int f)
 {
-    const struct cell *c = &g->cell[row][k], *f = &g->cell[row][base];
+    const struct cell *c = &g->cell[row][k], *b = &g->cell[row][base];
     struct cell r = {0};
     for (int i = 0; i < c->n; i++)
-        for (int j = 0; j < f->n; j++)
-            if (c->round[i] == f->round[j] && f->v[j][0] > 0)
-                r.v[r.n++][0] = c->v[i][0] / f->v[j][0];
+        for (int j = 0; j < b->n; j++)
+            if (c->round[i] == b->round[j] && b->v[j][f] > 0)
+                r.v[r.n++][0] = c->v[i][f] / b->v[j][f];
     return stat(&r, 0, NULL, NULL);
+}
+
+static double ratio_to(const struct group *g, int row, int k, int base)
+{
+    return ratio_field(g, row, k, base, 0);
 }
 
 static double ratio(const struct group *g, int row, int k)
@@ -282,6 +317,7 @@ static void size_name(char *out, size_t n, size_t bytes)
 }
 
 static struct group page_aligned, aligned, aligned_nowrite, grow, move, threads, churn, reserve;
+static struct group huge_fill, huge_prefault, huge_grow;
 
 /* Worst ratio of contender k to the floor over a group's rows. */
 static double worst_ratio(const struct group *g, int k)
@@ -372,6 +408,141 @@ static void write_plot(void)
         printf("\nPlot: %s/bench.png (data in bench-plot.dat).\n", dir);
     else
         printf("\nPlot failed: gnuplot returned an error.\n");
+}
+
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+static void run_huge_groups(void)
+{
+    char one_gib[32];
+    snprintf(one_gib, sizeof one_gib, "%d", 1 << 30);
+
+    /* a fresh 1 GiB, every byte written: two passes per process */
+    struct group *g = &huge_fill;
+    *g = (struct group){.id = "huge_fill", .workload = "fill", .reps = 3, .rows = 1};
+    static const char *const fill_names[] = {"pagealloc",      "pagealloc-huge", "resident",
+                                             "glibc+thp",      "mimalloc+large", "jemalloc+thp"};
+    set_contenders(g, fill_names, 6);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "1 GiB");
+    snprintf(g->args[0], sizeof g->args[0], "%s", one_gib);
+    run(g);
+
+    /* a fresh 1 GiB made resident: one byte per page, or pagealloc_populate */
+    g = &huge_prefault;
+    *g = (struct group){.id = "huge_prefault", .workload = "prefault", .reps = 3, .rows = 1};
+    static const char *const prefault_names[] = {"mmap", "pagealloc"};
+    set_contenders(g, prefault_names, 2);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "1 GiB");
+    snprintf(g->args[0], sizeof g->args[0], "%s", one_gib);
+    run(g);
+
+    /* growth by doubling with huge pages, against glibc realloc */
+    g = &huge_grow;
+    *g = (struct group){.id = "huge_grow", .workload = "grow", .reps = 3, .rows = 1};
+    static const char *const grow_names[] = {"glibc", "pagealloc-huge", "glibc+thp",
+                                             "mimalloc+large", "jemalloc+thp"};
+    set_contenders(g, grow_names, 5);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "1 MiB to 1 GiB");
+    snprintf(g->args[0], sizeof g->args[0], "%d %s", 1 << 20, one_gib);
+    run(g);
+}
+
+/* A cell's median of field f in the unit, with its range. */
+static void print_field(const struct cell *c, int f, double unit)
+{
+    double lo, hi, m = stat(c, f, &lo, &hi);
+    printf(" %.3g (%.3g–%.3g) |", m / unit, lo / unit, hi / unit);
+}
+
+static void print_share(const struct cell *c, int f)
+{
+    printf(" %.0f %% |", 100 * stat(c, f, NULL, NULL));
+}
+
+/* A fill or prefault group: both passes of each contender with the share of
+ * the block in huge pages, and the ratios of each pass to contender `base`. */
+static void print_passes(const struct group *g, int base)
+{
+    printf("| contender | first pass, CPU ms | in huge pages | second pass (warm), CPU ms | in "
+           "huge pages | ratio to %s, first | ratio to %s, warm |\n|---|---|---|---|---|---|---|\n",
+           g->contender[base], g->contender[base]);
+    for (int k = 0; k < g->contenders; k++) {
+        const struct cell *c = &g->cell[0][k];
+        printf("| %s |", g->contender[k]);
+        if (c->n == 0) {
+            printf(" %s | | | | | |\n", have_peer(g->contender[k]) ? "failed" : "skipped");
+            continue;
+        }
+        print_field(c, 4, 1e6);
+        print_share(c, 6);
+        print_field(c, 0, 1e6);
+        print_share(c, 5);
+        printf(" %.2f× | %.2f× |\n", ratio_field(g, 0, k, base, 4), ratio_field(g, 0, k, base, 0));
+    }
+}
+
+static const char *met(double x, double target)
+{
+    return x <= target ? "met" : "missed";
+}
+
+static void print_huge_groups(void)
+{
+    printf("\n### huge pages and prefaulting: a fresh 1 GiB (CPU ms)\n\n"
+           "Each sample process makes a fresh 1 GiB block resident twice: the first pass often "
+           "meets cold memory (this VM's balloon hands free memory back to the host, and a huge "
+           "page there faults on the host as well), the second reuses what the first freed "
+           "(warm). Only the pass is timed, in CPU time; the share in huge pages is "
+           "AnonHugePages of the block in /proc/self/smaps after the pass. The peers run with "
+           "their own huge-page options: `glibc+thp` GLIBC_TUNABLES=glibc.malloc.hugetlb=1, "
+           "`mimalloc+large` MIMALLOC_LARGE_OS_PAGES=1 (2.0; MIMALLOC_ALLOW_LARGE_OS_PAGES=1 from 2.1), "
+           "`jemalloc+thp` "
+           "MALLOC_CONF=thp:always.\n\n"
+           "Write every byte (memset) of a fresh block; `pagealloc` is map, `pagealloc-huge` "
+           "mapx(PAGEALLOC_HUGE), `resident` a block populated before the timing (the physical "
+           "floor):\n\n");
+    print_passes(&huge_fill, 0);
+    printf("\nMake a fresh block resident: `mmap` writes one byte per page, `pagealloc` calls "
+           "pagealloc_populate (4 KiB pages):\n\n");
+    print_passes(&huge_prefault, 0);
+    printf("\nGrow by doubling from 1 MiB to 1 GiB writing each new page (CPU ms; the share in "
+           "huge pages is the 1 GiB block's at the end; `pagealloc-huge` is a mapx(PAGEALLOC_HUGE) "
+           "block grown by pagealloc_realloc, which may move it):\n\n"
+           "| contender | CPU ms, median (min–max) | ratio to glibc | in huge pages |\n"
+           "|---|---|---|---|\n");
+    const struct group *g = &huge_grow;
+    for (int k = 0; k < g->contenders; k++) {
+        const struct cell *c = &g->cell[0][k];
+        printf("| %s |", g->contender[k]);
+        if (c->n == 0) {
+            printf(" %s | | |\n", have_peer(g->contender[k]) ? "failed" : "skipped");
+            continue;
+        }
+        print_field(c, 0, 1e6);
+        printf(" %.2f× |", ratio(g, 0, k));
+        print_share(c, 6);
+        printf("\n");
+    }
+
+    int huge = find(&huge_fill, "pagealloc-huge"), resident = find(&huge_fill, "resident");
+    double vs_map = ratio_field(&huge_fill, 0, huge, 0, 0);
+    double vs_map_cold = ratio_field(&huge_fill, 0, huge, 0, 4);
+    double vs_floor = ratio_field(&huge_fill, 0, huge, resident, 0);
+    double vs_floor_cold = ratio_field(&huge_fill, 0, huge, resident, 4);
+    double populate = ratio_field(&huge_prefault, 0, find(&huge_prefault, "pagealloc"), 0, 0);
+    double populate_cold = ratio_field(&huge_prefault, 0, find(&huge_prefault, "pagealloc"), 0, 4);
+    double grown = ratio(&huge_grow, 0, find(&huge_grow, "pagealloc-huge"));
+    printf("\n| huge-page target | warm | first pass | |\n|---|---|---|---|\n");
+    printf("| fresh 1 GiB, mapx(HUGE) + write, ≤ 0.5× map + write | %.2f× | %.2f× | %s |\n", vs_map,
+           vs_map_cold, met(vs_map, 0.5));
+    printf("| fresh 1 GiB, mapx(HUGE) + write, ≤ 1.5× memset of resident memory | %.2f× | %.2f× | "
+           "%s |\n",
+           vs_floor, vs_floor_cold, met(vs_floor, 1.5));
+    printf("| populate 1 GiB (4 KiB pages), ≤ 0.8× touching one byte per page | %.2f× | %.2f× | "
+           "%s |\n",
+           populate, populate_cold, met(populate, 0.8));
+    printf("| grow by doubling to 1 GiB, HUGE, ≤ 0.6× glibc realloc | %.2f× | | %s |\n", grown,
+           met(grown, 0.6));
 }
 
 int main(int argc, char **argv)
@@ -485,6 +656,8 @@ int main(int argc, char **argv)
     }
     run(g);
 
+    run_huge_groups();
+
     /* ---- the report ---- */
     struct utsname u;
     uname(&u);
@@ -564,6 +737,8 @@ int main(int argc, char **argv)
         printf("| %s | %.3g | %.1f | %.1f | %.1f | %.1f |\n", churn.contender[k],
                stat(c, 0, NULL, NULL) / 1000, s0, peak, end, end - s0);
     }
+
+    print_huge_groups();
 
     /* pagealloc's system calls per operation, counted by its stats */
     printf("\n### system calls per operation (pagealloc_stats)\n\n"

@@ -89,6 +89,17 @@ static void *pa_grow(void *p, size_t len, size_t new_len)
     return pagealloc_realloc(p, len, 1, new_len, true);
 }
 
+static void *pa_huge_alloc(size_t len, size_t align)
+{
+    return pagealloc_mapx(len, align, PAGEALLOC_HUGE);
+}
+
+/* The physical floor of a fill: memory made resident before the timing. */
+static void *pa_resident_alloc(size_t len, size_t align)
+{
+    return pagealloc_mapx(len, align, PAGEALLOC_POPULATE);
+}
+
 /* What a user without remap would do: a new block, a copy, a free. */
 static void *pa_copy_grow(void *p, size_t len, size_t new_len)
 {
@@ -124,5 +135,7 @@ const struct contender bench_contenders[] = {
     {"pagealloc", pa_alloc, pa_free, pa_grow},
     {"pagealloc+copy", pa_alloc, pa_free, pa_copy_grow},
     {"glibc", glibc_alloc, glibc_free, glibc_grow},
+    {"pagealloc-huge", pa_huge_alloc, pa_free, pa_grow},
+    {"resident", pa_resident_alloc, pa_free, NULL},
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];

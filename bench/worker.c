@@ -119,6 +119,31 @@ static void allocfree(size_t len, size_t align, size_t iters, bool write)
     calls_end((double)(per_batch * BATCHES));
 }
 
+/* Share of [p, p + len) backed by huge pages: AnonHugePages of the mappings
+ * that overlap it in /proc/self/smaps, at most the overlap of each. */
+static double huge_share(const void *p, size_t len)
+{
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, vlo = 0, vhi = 0;
+    double bytes = 0;
+    char line[512];
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long a, b, kb;
+        if (sscanf(line, "%llx-%llx ", &a, &b) == 2) {
+            vlo = (uintptr_t)a, vhi = (uintptr_t)b;
+        } else if (sscanf(line, "AnonHugePages: %llu kB", &kb) == 1 && vlo < hi && vhi > lo) {
+            double overlap = (double)((vhi < hi ? vhi : hi) - (vlo > lo ? vlo : lo));
+            bytes += (double)kb * 1024 < overlap ? (double)kb * 1024 : overlap;
+        }
+    }
+    fclose(f);
+    return bytes / (double)len;
+}
+
+static double grown_huge_share;
+
 /* Doubles a block from `from` to `to` bytes, touching every new page; adds
  * the time spent inside the grow calls to *in_calls. */
 static void grow_run(size_t from, size_t to, double *in_calls)
@@ -135,6 +160,7 @@ static void grow_run(size_t from, size_t to, double *in_calls)
             die("grow");
         touch(p, len, 2 * len);
     }
+    grown_huge_share = huge_share(p, to);
     c->free(p, to);
 }
 
@@ -148,6 +174,40 @@ static void grow(size_t from, size_t to)
     out[0] = cpu_ns() - c0;
     out[4] = now_ns() - t0;
     out[5] = in_calls;
+    out[6] = grown_huge_share;
+    calls_end(1);
+}
+
+/* Maps a fresh block (not timed), then times one pass that makes all of it
+ * resident: a memset of every byte (fill), or a prefault (the floor `mmap`
+ * writes one byte per page, pagealloc contenders call pagealloc_populate).
+ * Stores the share of the block backed by huge pages in *share. */
+static double fill_once(size_t len, bool prefault, double *share)
+{
+    char *p = c->alloc(len, page);
+    if (p == NULL)
+        die("alloc");
+    double t0 = cpu_ns();
+    if (!prefault)
+        memset(p, 1, len);
+    else if (strcmp(c->name, "mmap") == 0)
+        touch(p, 0, len);
+    else if (!pagealloc_populate(p, len))
+        die("populate");
+    double t = cpu_ns() - t0;
+    *share = huge_share(p, len);
+    c->free(p, len);
+    return t;
+}
+
+/* The first pass of the process (often cold: on a VM whose balloon gave free
+ * memory back to the host, its huge pages fault on the host too), then a
+ * second on the memory the first freed (warm). */
+static void fill(size_t len, bool prefault)
+{
+    out[4] = fill_once(len, prefault, &out[6]);
+    calls_begin();
+    out[0] = fill_once(len, prefault, &out[5]);
     calls_end(1);
 }
 
@@ -440,6 +500,8 @@ int main(int argc, char **argv)
                   argc == 6 || strcmp(argv[6], "nowrite") != 0);
     else if (strcmp(w, "grow") == 0 && argc == 5 && c->grow != NULL)
         grow(arg_size(argv[3]), arg_size(argv[4]));
+    else if ((strcmp(w, "fill") == 0 || strcmp(w, "prefault") == 0) && argc == 4)
+        fill(arg_size(argv[3]), strcmp(w, "prefault") == 0);
     else if (strcmp(w, "move") == 0 && argc == 4 && c->grow != NULL)
         move(arg_size(argv[3]));
     else if (strcmp(w, "threads") == 0 && argc == 6)

@@ -180,6 +180,63 @@ PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
  */
 PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
 
+/* ---- Huge pages and prefaulting ---------------------------------------- */
+
+/*
+ * Flags of pagealloc_mapx, with PAGEALLOC_RESERVE.
+ *
+ * PAGEALLOC_HUGE asks for the block to be backed by huge pages where the
+ * system can; it is a request, never a reason to fail. Where
+ * pagealloc_huge_page_size() is not 0, a block of at least one huge page is
+ * placed at a multiple of the huge page size (its alignment is raised to it;
+ * where no such place can be had, it is placed as without the flag) and
+ * advised (Linux: MADV_HUGEPAGE); a smaller block is advised but placed
+ * as usual, so that it holds huge pages once it has grown; where the size is
+ * 0 the block is an ordinary block. Lengths still round to ordinary pages,
+ * so unmap and realloc take the same lengths as without the flag, and realloc
+ * the alignment the caller passed to mapx. A huge block grown or moved by
+ * realloc stays advised where the system moves pages (Linux mremap); without
+ * mremap the grown part is an ordinary mapping (no per-block state says the
+ * block was huge).
+ *
+ * With PAGEALLOC_RESERVE the reservation is placed and advised the same way:
+ * pages pagealloc_commit makes committed keep the advice; on Linux a range
+ * pagealloc_decommit gives back loses it (decommit maps the range afresh).
+ *
+ * PAGEALLOC_POPULATE makes every page of the block resident before mapx
+ * returns, as pagealloc_populate does; with PAGEALLOC_HUGE the advice comes
+ * first, so that the pages faulted in are huge. With PAGEALLOC_RESERVE it is
+ * EINVAL. If memory runs out while populating, mapx unmaps the block and
+ * fails with ENOMEM.
+ */
+#define PAGEALLOC_HUGE 0x2u
+#define PAGEALLOC_POPULATE 0x4u
+
+/*
+ * The size a huge page has here, read once, or 0 when PAGEALLOC_HUGE has no
+ * effect. Linux: hpage_pmd_size (2 MiB on x86-64, 32 MiB on arm64 with
+ * 16 KiB pages) when transparent huge pages are `always` or `madvise`; 0 with
+ * `never`, and on Windows, macOS and the BSDs.
+ */
+PAGEALLOC_API size_t pagealloc_huge_page_size(void);
+
+/*
+ * Faults [ptr, ptr + len) in now: when it returns true every page of the
+ * range is resident, and writing to it takes no page fault. No byte changes.
+ * The range must be committed read-write pages, of one block or several, and
+ * `len` is rounded up to whole pages. Linux 5.14 and later do it in one
+ * MADV_POPULATE_WRITE; elsewhere the library writes to each page once, with an
+ * atomic add of zero (a write access, so no read fault maps the shared zero
+ * page first, and no byte another thread writes at the same time is lost).
+ * Errors: EINVAL if ptr is NULL or not page-aligned, len == 0, or the range
+ * passes the end of the address space; ENOMEM if memory runs out part-way
+ * (MADV_POPULATE_WRITE only: where each page is written, running out of
+ * memory ends the process as any write would): the pages stay committed,
+ * their bytes intact, some of them resident. Other errno values come from
+ * the system (ENOMEM, EFAULT: part of the range is not mapped read-write).
+ */
+PAGEALLOC_API bool pagealloc_populate(void *ptr, size_t len);
+
 /* ---- Allocator interface ----------------------------------------------- */
 
 /*
@@ -250,6 +307,7 @@ struct pagealloc_stats {
                                  and ranges the library left reserved rather than risk
                                  another thread's memory (see README, Reliability) */
     uint64_t protect_calls;   /* mprotect (commit, protect); NtProtectVirtualMemory */
+    uint64_t populate_calls;  /* prefaults: MADV_POPULATE_WRITE, or a pass writing each page */
 };
 
 PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);

@@ -93,6 +93,31 @@ int pa_os_decommit(void *addr, size_t size);
  * PAGEALLOC_* access combinations (checked by the caller). */
 int pa_os_protect(void *addr, size_t size, unsigned access);
 
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+/*
+ * The size of the huge pages the system gives an advised range (Linux with
+ * transparent huge pages `always` or `madvise`), or 0 when it gives none. A
+ * power of two larger than the page size. Called once; the result is cached
+ * by the caller (pagealloc_huge_page_size).
+ */
+size_t pa_os_huge_page_size(void);
+
+/* Asks that [addr, addr + size) be backed by huge pages wherever it holds
+ * whole aligned ones, now and after it grows or moves; called only when
+ * pa_os_huge_page_size() is not 0. Contents and sizes stay as they are. */
+int pa_os_advise_huge(void *addr, size_t size);
+
+/*
+ * Makes every page of [addr, addr + size) resident and writable without a
+ * further fault, in one call, without changing a byte; all of the range is
+ * committed read-write. On failure (ENOMEM when memory runs out) some pages
+ * may be resident already; none has changed. ENOSYS: the system has no such
+ * call (or PAGEALLOC_NO_POPULATE_WRITE is set); the caller then writes to
+ * each page itself.
+ */
+int pa_os_populate(void *addr, size_t size);
+
 /* ---- Provided by pagealloc.c to the OS files --------------------------- */
 
 enum pa_sys {
@@ -102,6 +127,7 @@ enum pa_sys {
     PA_SYS_ADVISE,
     PA_SYS_QUERY,
     PA_SYS_PROTECT,
+    PA_SYS_POPULATE, /* a prefault: MADV_POPULATE_WRITE, or one pass touching each page */
     PA_SYS_KINDS
 };
 

@@ -11,7 +11,11 @@
 #include "pagealloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -46,6 +50,20 @@ static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags
 #define MAP_EXACT (MAP_FIXED | MAP_EXCL)
 #else
 #define MAP_EXACT 0
+#endif
+
+/* Linux 5.14 faults a range in with one call; older headers lack the name.
+ * Elsewhere the value only marks the advice as missing (never passed on). */
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+#if defined(__linux__)
+static const bool have_populate_write = true;
+#else
+static const bool have_populate_write = false;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE (-1)
+#endif
 #endif
 
 /* Linux frees discarded pages at once; elsewhere MADV_FREE lets them go. */
@@ -130,20 +148,20 @@ SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int f
     return p;
 }
 
+SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
+{
+    int err = pa_sys_enter(advice == MADV_POPULATE_WRITE ? PA_SYS_POPULATE : PA_SYS_ADVISE);
+    if (err != 0)
+        return err;
+    return madvise(addr, size, advice) == 0 ? 0 : errno;
+}
+
 SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
 {
     int err = pa_sys_enter(PA_SYS_PROTECT);
     if (err != 0)
         return err;
     return mprotect(addr, size, prot) == 0 ? 0 : errno;
-}
-
-SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
-{
-    int err = pa_sys_enter(PA_SYS_ADVISE);
-    if (err != 0)
-        return err;
-    return madvise(addr, size, advice) == 0 ? 0 : errno;
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -422,4 +440,83 @@ int pa_os_protect(void *addr, size_t size, unsigned access)
     if (access & PAGEALLOC_EXEC)
         prot |= PROT_EXEC;
     return sys_mprotect(addr, size, prot);
+}
+
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+
+/* Reads a short sysfs file as a string; false if it cannot. */
+static bool read_text(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t got = read(fd, buf, n - 1);
+    close(fd);
+    if (got <= 0)
+        return false;
+    buf[got] = '\0';
+    return true;
+}
+
+/* Transparent huge pages reach an advised range in `always` and `madvise`
+ * modes; their size is the span one page-table entry maps, as the kernel says. */
+size_t pa_os_huge_page_size(void)
+{
+    char buf[128];
+    if (!read_text(THP_DIR "enabled", buf, sizeof buf) ||
+        (strstr(buf, "[always]") == NULL && strstr(buf, "[madvise]") == NULL) ||
+        !read_text(THP_DIR "hpage_pmd_size", buf, sizeof buf))
+        return 0;
+    unsigned long long n = strtoull(buf, NULL, 10);
+    if (n <= pagealloc_page_size() || n > SIZE_MAX / 2 || (n & (n - 1)) != 0)
+        return 0;
+    return (size_t)n;
+}
+
+int pa_os_advise_huge(void *addr, size_t size)
+{
+    return sys_madvise(addr, size, MADV_HUGEPAGE);
+}
+#else
+size_t pa_os_huge_page_size(void)
+{
+    return 0;
+}
+
+int pa_os_advise_huge(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
+#endif
+
+/* Whether MADV_POPULATE_WRITE is worth trying: 0 not yet known, 1 yes, -1 no
+ * (a kernel before 5.14, or PAGEALLOC_NO_POPULATE_WRITE set for the tests). */
+static _Atomic int populate_write_state;
+
+static bool populate_write_usable(void)
+{
+    int state = atomic_load_explicit(&populate_write_state, memory_order_relaxed);
+    if (state == 0) {
+        const char *off = getenv("PAGEALLOC_NO_POPULATE_WRITE");
+        state = !have_populate_write || (off != NULL && off[0] != '\0' && off[0] != '0') ? -1 : 1;
+        atomic_store_explicit(&populate_write_state, state, memory_order_relaxed);
+    }
+    return state > 0;
+}
+
+int pa_os_populate(void *addr, size_t size)
+{
+    if (!populate_write_usable())
+        return ENOSYS;
+    int err = sys_madvise(addr, size, MADV_POPULATE_WRITE);
+    if (err == EINVAL) {
+        /* Our range is plain anonymous memory: only an unknown advice is EINVAL. */
+        atomic_store_explicit(&populate_write_state, -1, memory_order_relaxed);
+        return ENOSYS;
+    }
+    return err;
 }

@@ -556,3 +556,26 @@ int pa_os_protect(void *addr, size_t size, unsigned access)
     int err = all_committed(addr, at(addr, size));
     return err != 0 ? err : each_reservation(addr, size, protect_part, protect);
 }
+
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+/* Large pages need SeLockMemoryPrivilege, are committed whole when reserved
+ * and cannot be decommitted, which breaks shrink and growth in place: none. */
+size_t pa_os_huge_page_size(void)
+{
+    return 0;
+}
+
+int pa_os_advise_huge(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
+
+/* PrefetchVirtualMemory reads pages in but does not fault in fresh committed
+ * ones: the caller touches each page. Committing charged them already. */
+int pa_os_populate(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}

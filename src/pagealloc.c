@@ -107,6 +107,7 @@ struct pagealloc_stats pagealloc_stats(void)
     s.query_calls = atomic_load_explicit(&stat_sys[PA_SYS_QUERY], memory_order_relaxed);
     s.unmap_failures = atomic_load_explicit(&stat_unmap_failures, memory_order_relaxed);
     s.protect_calls = atomic_load_explicit(&stat_sys[PA_SYS_PROTECT], memory_order_relaxed);
+    s.populate_calls = atomic_load_explicit(&stat_sys[PA_SYS_POPULATE], memory_order_relaxed);
     return s;
 }
 
@@ -141,6 +142,96 @@ static void hint_unmapped(void *block, size_t size)
                                             memory_order_relaxed, memory_order_relaxed);
 }
 
+/* ---- Huge pages and prefaulting ----------------------------------------- */
+
+/* SIZE_MAX until read: 0 is an answer (no huge pages). */
+static _Atomic size_t cached_huge_page_size = SIZE_MAX;
+
+size_t pagealloc_huge_page_size(void)
+{
+    size_t huge = atomic_load_explicit(&cached_huge_page_size, memory_order_relaxed);
+    if (huge == SIZE_MAX) {
+        huge = pa_os_huge_page_size();
+        atomic_store_explicit(&cached_huge_page_size, huge, memory_order_relaxed);
+    }
+    return huge;
+}
+
+/* Zero, read through volatile: clang turns an atomic add of a constant zero
+ * into a fence and a plain load, a read, which would map the zero page. */
+static volatile unsigned char opaque_zero;
+
+/* One write access per page that keeps its byte: an atomic add of zero, so
+ * that no read fault maps the zero page first and no concurrent write to the
+ * byte is lost. */
+static int touch_pages(void *ptr, size_t size)
+{
+    int err = pa_sys_enter(PA_SYS_POPULATE);
+    if (err != 0)
+        return err;
+    size_t page = pagealloc_page_size();
+    for (size_t off = 0; off < size; off += page)
+        atomic_fetch_add_explicit((volatile _Atomic unsigned char *)ptr + off, opaque_zero,
+                                  memory_order_relaxed);
+    return 0;
+}
+
+static int populate(void *ptr, size_t size)
+{
+    int err = pa_os_populate(ptr, size);
+    return err == ENOSYS ? touch_pages(ptr, size) : err;
+}
+
+bool pagealloc_populate(void *ptr, size_t len)
+{
+    size_t page = pagealloc_page_size();
+    size_t size;
+    if (ptr == NULL || len == 0 || !is_aligned(ptr, page) || !round_up(len, page, &size) ||
+        size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = EINVAL;
+        return false;
+    }
+    int err = populate(ptr, size);
+    if (err != 0) {
+        errno = err;
+        return false;
+    }
+    return true;
+}
+
+/* The alignment a block of `size` bytes is placed at: PAGEALLOC_HUGE raises it
+ * to the huge page size for a block of at least one huge page. */
+static size_t huge_alignment(unsigned flags, size_t size, size_t align)
+{
+    size_t huge = (flags & PAGEALLOC_HUGE) ? pagealloc_huge_page_size() : 0;
+    return huge != 0 && size >= huge && huge > align ? huge : align;
+}
+
+/* Maps (or reserves) a new block, at a huge-page boundary when PAGEALLOC_HUGE
+ * asks for one and it is large enough; where that placement fails it goes
+ * where it would without the flag, since the flag is never a reason to fail. */
+static int map_block(size_t size, size_t align, unsigned flags, uintptr_t hint, void **out)
+{
+    int (*map)(size_t, size_t, uintptr_t, void **) =
+        (flags & PAGEALLOC_RESERVE) ? pa_os_reserve : pa_os_map;
+    size_t huge_align = huge_alignment(flags, size, align);
+    if (huge_align != align && size <= SIZE_MAX - huge_align &&
+        map(size, huge_align, hint, out) == 0)
+        return 0;
+    return map(size, align, hint, out);
+}
+
+/* What mapx does to a new block after mapping it: the huge-page advice (a
+ * request: its failure leaves an ordinary block; a block smaller than a huge
+ * page takes it too, for the huge pages it will hold once grown), then the
+ * prefault, whose failure the caller reports after unmapping the block. */
+static int prepare_block(void *block, size_t size, unsigned flags)
+{
+    if ((flags & PAGEALLOC_HUGE) && pagealloc_huge_page_size() != 0)
+        pa_os_advise_huge(block, size);
+    return (flags & PAGEALLOC_POPULATE) ? populate(block, size) : 0;
+}
+
 /* ---- OS layer ----------------------------------------------------------- */
 
 /* Set once any block may have pages other than committed read-write. */
@@ -160,13 +251,14 @@ static void note_pages_vary(void)
 }
 
 /* The flags pagealloc_mapx knows. */
-#define KNOWN_FLAGS PAGEALLOC_RESERVE
+#define KNOWN_FLAGS (PAGEALLOC_RESERVE | PAGEALLOC_HUGE | PAGEALLOC_POPULATE)
 
 void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags)
 {
     size_t page = pagealloc_page_size();
     size_t size;
-    if (len == 0 || !is_pow2(alignment) || (flags & ~(unsigned)KNOWN_FLAGS) != 0) {
+    if (len == 0 || !is_pow2(alignment) || (flags & ~(unsigned)KNOWN_FLAGS) != 0 ||
+        ((flags & PAGEALLOC_RESERVE) && (flags & PAGEALLOC_POPULATE))) {
         errno = EINVAL;
         return NULL;
     }
@@ -178,19 +270,20 @@ void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags)
     }
     uintptr_t hint = hint_load();
     void *block;
-    int err;
-    if (flags & PAGEALLOC_RESERVE) {
+    if (flags & PAGEALLOC_RESERVE)
         note_pages_vary();
-        err = pa_os_reserve(size, align, hint, &block);
-    } else {
-        err = pa_os_map(size, align, hint, &block);
-    }
+    int err = map_block(size, align, flags, hint, &block);
     if (err != 0) {
         errno = err;
         return NULL;
     }
     hint_mapped(hint, block);
     stat_map(size);
+    if ((err = prepare_block(block, size, flags)) != 0) {
+        pagealloc_unmap(block, size);
+        errno = err;
+        return NULL;
+    }
     return block;
 }
 
