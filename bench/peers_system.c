@@ -100,6 +100,27 @@ static void *pa_copy_grow(void *p, size_t len, size_t new_len)
     return q;
 }
 
+/* The checked allocator over the page allocator, made on first use. */
+static pagealloc_allocator checked(unsigned options)
+{
+    static pagealloc_checked *c[2];
+    if (c[options != 0] == NULL)
+        c[options != 0] = pagealloc_checked_create(pagealloc_page_allocator(), options, NULL, NULL);
+    return pagealloc_checked_allocator(c[options != 0]);
+}
+
+static void *checked_alloc(size_t len, size_t align)
+{
+    return pagealloc_alloc(checked(0), len, align);
+}
+
+/* The checker wants the alignment of the alloc: the rows that run it are
+ * page-aligned. */
+static void checked_free(void *p, size_t len)
+{
+    pagealloc_free(checked(0), p, len, pagealloc_page_size());
+}
+
 static void *glibc_alloc(size_t len, size_t align)
 {
     return aligned_alloc(align, len);
@@ -124,5 +145,6 @@ const struct contender bench_contenders[] = {
     {"pagealloc", pa_alloc, pa_free, pa_grow},
     {"pagealloc+copy", pa_alloc, pa_free, pa_copy_grow},
     {"glibc", glibc_alloc, glibc_free, glibc_grow},
+    {"pagealloc+checked", checked_alloc, checked_free, NULL},
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];
