@@ -80,6 +80,83 @@ PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
  */
 PAGEALLOC_API void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len, bool may_move);
 
+/* ---- Reservations and page states ------------------------------------- */
+
+/*
+ * Every page of a block is in one of three states:
+ * - reserved: the address is held, no memory is behind it and none is
+ *   charged against the system's commit limit; any access faults. Reserved
+ *   pages read as zero once committed.
+ * - committed read-write: the state of every page from pagealloc_map. Memory
+ *   is behind it (the system may still supply it on first touch).
+ * - committed with another access (protected): read-only, read+execute,
+ *   read+write+execute, or no access at all. The memory and the bytes stay.
+ * pagealloc_unmap releases a block whatever the states of its pages.
+ * Growing a block (pagealloc_realloc, resize, remap) adds committed
+ * read-write pages and leaves the old ones as they were; on failure the block
+ * is untouched. A shrink gives the tail back whatever its state.
+ *
+ * For commit, decommit and protect, [ptr, ptr + len) (len rounded up to
+ * whole pages) must lie inside one block the caller holds. A NULL or
+ * unaligned ptr, len == 0, or a range whose end overflows fails with EINVAL
+ * and changes nothing.
+ */
+
+/* Flags for pagealloc_mapx, OR-ed together. */
+#define PAGEALLOC_RESERVE 0x1u /* every page reserved, none committed */
+
+/* Access rights for pagealloc_protect, OR-ed together. */
+#define PAGEALLOC_NO_ACCESS 0u
+#define PAGEALLOC_READ 0x1u
+#define PAGEALLOC_WRITE 0x2u /* needs PAGEALLOC_READ */
+#define PAGEALLOC_EXEC 0x4u  /* needs PAGEALLOC_READ */
+
+/*
+ * pagealloc_map with flags. mapx(len, alignment, 0) is map(len, alignment).
+ * With PAGEALLOC_RESERVE the block's pages are all reserved: it holds address
+ * space only, so a reservation far larger than the memory of the machine
+ * succeeds. It is placed as map places blocks and counts in mapped_bytes.
+ * Errors: as pagealloc_map; EINVAL for a flag bit this library does not know.
+ */
+PAGEALLOC_API void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags);
+
+/*
+ * Makes the pages of [ptr, ptr + len) committed read-write. Reserved pages
+ * read as zero; committed pages keep their bytes (committing twice is
+ * harmless) and become read-write.
+ * Errors: EINVAL for bad input (above); ENOMEM when the system refuses the
+ * memory (commit limit, RLIMIT_DATA on Linux). No byte is lost; the range is
+ * left as it was, except that when it mixes pages of several states (or, on
+ * Windows, spans several reservations of a grown block) a failure part way
+ * may leave its first pages committed.
+ */
+PAGEALLOC_API bool pagealloc_commit(void *ptr, size_t len);
+
+/*
+ * Makes the pages of [ptr, ptr + len) reserved: their memory goes back to the
+ * system at once (and their commit charge), the addresses stay held, any
+ * access faults, and after pagealloc_commit they read as zero. Works on any
+ * part of any block, from map as well as from mapx.
+ * Errors: EINVAL for bad input; ENOMEM when the system cannot split its
+ * mappings (Linux at vm.max_map_count); the range is then left as it was.
+ */
+PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
+
+/*
+ * Sets the access of the committed pages of [ptr, ptr + len) to `access`
+ * (PAGEALLOC_NO_ACCESS, or READ with WRITE and/or EXEC); their bytes stay,
+ * and so does their memory, even with no access (unlike decommit).
+ * Reserved pages differ between systems: on Linux and other POSIX systems
+ * they become committed with that access (read as zero); on Windows protect
+ * fails with EINVAL when any page of the range is reserved, changing nothing.
+ * Errors: EINVAL for bad input, for WRITE or EXEC without READ, or for an
+ * unknown bit; a combination the system refuses (write+execute under a W^X
+ * policy) fails with the system's errno (EACCES on Linux and macOS, EINVAL
+ * on Windows) and the range is left as it was, except that a range of
+ * several mappings or reservations may be changed in part before the refusal.
+ */
+PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
+
 /* ---- Allocator interface ----------------------------------------------- */
 
 /*
@@ -134,7 +211,9 @@ static inline void pagealloc_free(pagealloc_allocator a, void *ptr, size_t len, 
  * threads allocate is not one consistent instant.
  * System calls are counted by kind; on Windows NtAllocateVirtualMemory counts
  * as map, NtFreeVirtualMemory as unmap (release) or advise (decommit), and
- * NtQueryVirtualMemory as query.
+ * NtQueryVirtualMemory as query. On Linux commit and protect are mprotect
+ * calls and decommit an mmap; on Windows commit is a map call (MEM_COMMIT) and
+ * decommit an advise call (MEM_DECOMMIT). mapped_bytes counts reserved pages.
  */
 struct pagealloc_stats {
     size_t mapped_bytes;      /* bytes in blocks handed out and not yet freed */
@@ -145,6 +224,7 @@ struct pagealloc_stats {
     uint64_t advise_calls;    /* madvise */
     uint64_t query_calls;     /* queries of a range's state (Windows) */
     uint64_t unmap_failures;  /* frees the system refused; their memory was discarded */
+    uint64_t protect_calls;   /* mprotect (commit, protect); NtProtectVirtualMemory */
 };
 
 PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);

@@ -8,13 +8,17 @@
  *   the page size, and `align` is a power of two no smaller than a page;
  * - size + align does not overflow, and neither does addr + size (except
  *   addr + new_size in pa_os_move);
- * - the block passed in is one the library mapped, at its current size.
+ * - the block passed in is one the library mapped, at its current size, and a
+ *   range passed in lies inside one such block. Its pages may be in any state
+ *   (pagealloc.h): growth must make the new pages committed read-write and
+ *   leave the old ones as they were.
  * Each returns 0 on success or an errno value (errno itself may change).
  * Each system call is announced with pa_sys_enter() right before it is made.
  */
 #ifndef PAGEALLOC_OS_H
 #define PAGEALLOC_OS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,9 +60,35 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size);
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out);
 
+/* ---- Page states (pagealloc.h, "Reservations and page states") -------- */
+
+/* Like pa_os_map, but every page is reserved: no access, no memory, no
+ * commit charge. */
+int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out);
+
+/* Makes [addr, addr + size) committed read-write; reserved pages read as
+ * zero, committed ones keep their bytes. ENOMEM when the system refuses. */
+int pa_os_commit(void *addr, size_t size);
+
+/* Makes [addr, addr + size) reserved, giving its memory back at once. On
+ * failure the range is as it was, or already reserved. */
+int pa_os_decommit(void *addr, size_t size);
+
+/* Sets the access of [addr, addr + size) to `access`, one of the valid
+ * PAGEALLOC_* access combinations (checked by the caller). */
+int pa_os_protect(void *addr, size_t size, unsigned access);
+
 /* ---- Provided by pagealloc.c to the OS files --------------------------- */
 
-enum pa_sys { PA_SYS_MAP, PA_SYS_UNMAP, PA_SYS_REMAP, PA_SYS_ADVISE, PA_SYS_QUERY, PA_SYS_KINDS };
+enum pa_sys {
+    PA_SYS_MAP,
+    PA_SYS_UNMAP,
+    PA_SYS_REMAP,
+    PA_SYS_ADVISE,
+    PA_SYS_QUERY,
+    PA_SYS_PROTECT,
+    PA_SYS_KINDS
+};
 
 /*
  * Called right before each system call: counts it in the stats. Returns 0 to
@@ -66,6 +96,14 @@ enum pa_sys { PA_SYS_MAP, PA_SYS_UNMAP, PA_SYS_REMAP, PA_SYS_ADVISE, PA_SYS_QUER
  * file must treat as that call's failure, without making the call.
  */
 int pa_sys_enter(enum pa_sys kind);
+
+/*
+ * False until some block may hold pages that are not committed read-write
+ * (after the first reservation, decommit, or protect to another access).
+ * Until then growth may let new pages take the access of the block's last
+ * pages, as mremap does; afterwards the OS file must make them read-write.
+ */
+bool pa_pages_may_vary(void);
 
 /*
  * The highest address `a` with a + size <= ceiling and a % modulus == offset

@@ -73,6 +73,12 @@ SYS_WRAPPER void *sys_mmap(void *addr, size_t size, int prot, int flags)
 {
     int err = pa_sys_enter(PA_SYS_MAP);
     if (err != 0) {
+#ifdef PAGEALLOC_FAULT_INJECTION
+        /* A failed MAP_FIXED may have unmapped the range (Linux 6.12 on):
+         * injected failures do the worst the kernel may do. */
+        if ((flags & (MAP_FIXED | MAP_EXACT)) == MAP_FIXED)
+            munmap(addr, size);
+#endif
         errno = err;
         return MAP_FAILED;
     }
@@ -109,6 +115,14 @@ SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
     if (err != 0)
         return err;
     return madvise(addr, size, advice) == 0 ? 0 : errno;
+}
+
+SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
+{
+    int err = pa_sys_enter(PA_SYS_PROTECT);
+    if (err != 0)
+        return err;
+    return mprotect(addr, size, prot) == 0 ? 0 : errno;
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -179,18 +193,22 @@ size_t pa_os_page_size(void)
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
-int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+static int map_with(size_t size, size_t align, uintptr_t ceiling, int prot, void **out)
 {
     if (align == pagealloc_page_size()) {
         /* Any address will do: the hint is only a suggestion to the kernel. */
-        void *p = sys_mmap((void *)pa_place_below(ceiling, size, align, 0), size,
-                           PROT_READ | PROT_WRITE, 0);
+        void *p = sys_mmap((void *)pa_place_below(ceiling, size, align, 0), size, prot, 0);
         if (p == MAP_FAILED)
             return errno;
         *out = p;
         return 0;
     }
-    return map_congruent(size, align, 0, ceiling, PROT_READ | PROT_WRITE, out);
+    return map_congruent(size, align, 0, ceiling, prot, out);
+}
+
+int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    return map_with(size, align, ceiling, PROT_READ | PROT_WRITE, out);
 }
 
 int pa_os_unmap(void *addr, size_t size)
@@ -208,13 +226,27 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     return sys_munmap(at(addr, new_size), old_size - new_size);
 }
 
+/*
+ * mremap gives the grown tail the access of the block's last pages and fails
+ * with EFAULT on a block of several mappings (pages of mixed states). Once
+ * pages may vary, the tail is made read-write after it (or the growth undone),
+ * and a block of mixed pages grows by mapping the next range instead.
+ */
 int pa_os_grow(void *addr, size_t old_size, size_t new_size)
 {
-    if (have_mremap)
-        return sys_mremap(addr, old_size, new_size, 0, NULL) == MAP_FAILED ? errno : 0;
-    return map_exact(at(addr, old_size), new_size - old_size, PROT_READ | PROT_WRITE) != NULL
-               ? 0
-               : ENOMEM;
+    char *tail = at(addr, old_size);
+    size_t grow_by = new_size - old_size;
+    if (have_mremap) {
+        if (sys_mremap(addr, old_size, new_size, 0, NULL) != MAP_FAILED) {
+            int err = pa_pages_may_vary() ? sys_mprotect(tail, grow_by, PROT_READ | PROT_WRITE) : 0;
+            if (err != 0)
+                sys_munmap(tail, grow_by);
+            return err;
+        }
+        if (errno != EFAULT || !pa_pages_may_vary())
+            return errno;
+    }
+    return map_exact(tail, grow_by, PROT_READ | PROT_WRITE) != NULL ? 0 : ENOMEM;
 }
 
 /*
@@ -233,7 +265,8 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                void **out)
 {
     size_t span = page_table_span();
-    if (have_mremap && align == pagealloc_page_size() && new_size < span) {
+    bool vary = pa_pages_may_vary();
+    if (have_mremap && !vary && align == pagealloc_page_size() && new_size < span) {
         /* The kernel grows in place when it can, else moves anywhere: one call. */
         void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
         if (p == MAP_FAILED)
@@ -258,12 +291,60 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                         &target);
     if (err != 0)
         return err;
-    void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    /* When pages may vary, the target's tail is made read-write first and
+     * only the old pages move, so nothing can fail after the move. */
+    size_t moved = new_size;
+    if (vary) {
+        moved = old_size;
+        err = sys_mprotect(at(target, old_size), new_size - old_size, PROT_READ | PROT_WRITE);
+    }
+    void *p = err == 0 ? sys_mremap(addr, old_size, moved, MREMAP_MAYMOVE | MREMAP_FIXED, target)
+                       : MAP_FAILED;
     if (p == MAP_FAILED) {
-        err = errno;
+        /* EFAULT: a block of several mappings, which mremap cannot move. */
+        err = err != 0 ? err : errno == EFAULT ? ENOMEM : errno;
         sys_munmap(target, new_size);
         return err;
     }
     *out = p;
     return 0;
+}
+
+/* ---- Page states ---------------------------------------------------------- */
+
+int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    /* Not MAP_NORESERVE: a PROT_NONE private mapping is not charged anyway,
+     * and without it a committed range has the flags of a plain mapping
+     * (it merges with its neighbours) and commit can fail honestly. */
+    return map_with(size, align, ceiling, PROT_NONE, out);
+}
+
+int pa_os_commit(void *addr, size_t size)
+{
+    return sys_mprotect(addr, size, PROT_READ | PROT_WRITE);
+}
+
+/* One fresh PROT_NONE mapping over the range: the memory and its charge go
+ * back, and the pages read as zero when committed again. */
+int pa_os_decommit(void *addr, size_t size)
+{
+    if (sys_mmap(addr, size, PROT_NONE, MAP_FIXED) != MAP_FAILED)
+        return 0;
+    int err = errno;
+    /* The failed call may have left the range unmapped: take it back, but
+     * only if nobody else has (an exclusive map); else leave it alone. */
+    return map_exact(addr, size, PROT_NONE) != NULL ? 0 : err;
+}
+
+int pa_os_protect(void *addr, size_t size, unsigned access)
+{
+    int prot = PROT_NONE;
+    if (access & PAGEALLOC_READ)
+        prot |= PROT_READ;
+    if (access & PAGEALLOC_WRITE)
+        prot |= PROT_WRITE;
+    if (access & PAGEALLOC_EXEC)
+        prot |= PROT_EXEC;
+    return sys_mprotect(addr, size, prot);
 }

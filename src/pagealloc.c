@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 /* ---- Checked arithmetic ------------------------------------------------ */
 
@@ -93,6 +94,7 @@ struct pagealloc_stats pagealloc_stats(void)
     s.advise_calls = atomic_load_explicit(&stat_sys[PA_SYS_ADVISE], memory_order_relaxed);
     s.query_calls = atomic_load_explicit(&stat_sys[PA_SYS_QUERY], memory_order_relaxed);
     s.unmap_failures = atomic_load_explicit(&stat_unmap_failures, memory_order_relaxed);
+    s.protect_calls = atomic_load_explicit(&stat_sys[PA_SYS_PROTECT], memory_order_relaxed);
     return s;
 }
 
@@ -128,11 +130,30 @@ static void hint_unmapped(void *block, size_t size)
 
 /* ---- OS layer ----------------------------------------------------------- */
 
-void *pagealloc_map(size_t len, size_t alignment)
+/* Set once any block may have pages other than committed read-write. */
+static _Atomic bool pages_vary;
+
+bool pa_pages_may_vary(void)
+{
+    return atomic_load_explicit(&pages_vary, memory_order_relaxed);
+}
+
+/* Called before the first call that can make pages not read-write; a block
+ * is only used by one thread at a time, so relaxed order is enough. */
+static void note_pages_vary(void)
+{
+    if (!atomic_load_explicit(&pages_vary, memory_order_relaxed))
+        atomic_store_explicit(&pages_vary, true, memory_order_relaxed);
+}
+
+/* The flags pagealloc_mapx knows. */
+#define KNOWN_FLAGS PAGEALLOC_RESERVE
+
+void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags)
 {
     size_t page = pagealloc_page_size();
     size_t size;
-    if (len == 0 || !is_pow2(alignment)) {
+    if (len == 0 || !is_pow2(alignment) || (flags & ~(unsigned)KNOWN_FLAGS) != 0) {
         errno = EINVAL;
         return NULL;
     }
@@ -144,7 +165,13 @@ void *pagealloc_map(size_t len, size_t alignment)
     }
     uintptr_t hint = hint_load();
     void *block;
-    int err = pa_os_map(size, align, hint, &block);
+    int err;
+    if (flags & PAGEALLOC_RESERVE) {
+        note_pages_vary();
+        err = pa_os_reserve(size, align, hint, &block);
+    } else {
+        err = pa_os_map(size, align, hint, &block);
+    }
     if (err != 0) {
         errno = err;
         return NULL;
@@ -152,6 +179,11 @@ void *pagealloc_map(size_t len, size_t alignment)
     hint_mapped(hint, block);
     stat_map(size);
     return block;
+}
+
+void *pagealloc_map(size_t len, size_t alignment)
+{
+    return pagealloc_mapx(len, alignment, 0);
 }
 
 void pagealloc_unmap(void *ptr, size_t len)
@@ -221,6 +253,58 @@ void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len,
     else
         stat_unmap(old_size - new_size);
     return block;
+}
+
+/* ---- Page states -------------------------------------------------------- */
+
+/* Checks a range for commit, decommit and protect; *size gets its length in
+ * whole pages. False (errno EINVAL) for NULL, unaligned, empty or overflowing. */
+static bool check_range(void *ptr, size_t len, size_t *size)
+{
+    size_t page = pagealloc_page_size();
+    if (ptr == NULL || len == 0 || !is_aligned(ptr, page) || !round_up(len, page, size) ||
+        *size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+static bool os_result(int err)
+{
+    if (err != 0)
+        errno = err;
+    return err == 0;
+}
+
+bool pagealloc_commit(void *ptr, size_t len)
+{
+    size_t size;
+    return check_range(ptr, len, &size) && os_result(pa_os_commit(ptr, size));
+}
+
+bool pagealloc_decommit(void *ptr, size_t len)
+{
+    size_t size;
+    if (!check_range(ptr, len, &size))
+        return false;
+    note_pages_vary();
+    return os_result(pa_os_decommit(ptr, size));
+}
+
+bool pagealloc_protect(void *ptr, size_t len, unsigned access)
+{
+    const unsigned known = PAGEALLOC_READ | PAGEALLOC_WRITE | PAGEALLOC_EXEC;
+    size_t size;
+    if ((access & ~known) != 0 || (access != 0 && !(access & PAGEALLOC_READ))) {
+        errno = EINVAL;
+        return false;
+    }
+    if (!check_range(ptr, len, &size))
+        return false;
+    if (access != (PAGEALLOC_READ | PAGEALLOC_WRITE))
+        note_pages_vary();
+    return os_result(pa_os_protect(ptr, size, access));
 }
 
 /* ---- Allocator interface ------------------------------------------------ */

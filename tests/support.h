@@ -63,6 +63,26 @@ unsigned support_map_calls(size_t len);
  * on Linux and macOS; Windows puts it near the bottom of the address space. */
 bool support_stack_at_top(void);
 
+/* ---- Page states, by touching and by asking the system ----------------- */
+
+/* True when reading the byte at p faults (POSIX: SIGSEGV or SIGBUS under a
+ * handler, with sigsetjmp; Windows: a vectored exception handler). */
+bool support_read_faults(const void *p);
+
+/* True when writing the byte 0xA5 at p faults; a faulting write changes
+ * nothing, a write that does not fault leaves 0xA5 there. */
+bool support_write_faults(void *p);
+
+/* The access the system reports for the page at p, as PAGEALLOC_READ,
+ * _WRITE and _EXEC bits (reserved pages: 0), or -1 when it cannot say:
+ * unmapped, or left out of qemu-user's /proc/self/maps. */
+int support_page_access(const void *p);
+
+/* How many pages of [p, p + len) hold memory now (POSIX: mincore; Windows:
+ * the working set), or SIZE_MAX when the system cannot say (qemu-user's
+ * mincore fails on PROT_NONE pages). */
+size_t support_resident_pages(const void *p, size_t len);
+
 /* Byte patterns: fill with a pattern derived from seed, check it, check zero. */
 static inline unsigned char support_pattern(size_t i, unsigned seed)
 {

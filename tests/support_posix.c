@@ -1,7 +1,12 @@
 #define _GNU_SOURCE
 #include "support.h"
 
+#include "pagealloc.h"
+
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -155,4 +160,89 @@ unsigned support_map_calls(size_t len)
 bool support_stack_at_top(void)
 {
     return true;
+}
+
+/* ---- Page states ---------------------------------------------------------- */
+
+static sigjmp_buf probe_env;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(probe_env, 1);
+}
+
+/* Touches p under a SIGSEGV/SIGBUS handler (macOS raises SIGBUS for
+ * protection faults) and says whether the touch faulted. */
+static bool touch_faults(volatile unsigned char *p, bool write)
+{
+    struct sigaction sa, old_segv, old_bus;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+    volatile bool faulted = true;
+    if (sigsetjmp(probe_env, 1) == 0) {
+        if (write)
+            *p = 0xA5;
+        else
+            (void)*p;
+        faulted = false;
+    }
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGBUS, &old_bus, NULL);
+    return faulted;
+}
+
+bool support_read_faults(const void *p)
+{
+    return touch_faults((volatile unsigned char *)(uintptr_t)p, false);
+}
+
+bool support_write_faults(void *p)
+{
+    return touch_faults(p, true);
+}
+
+struct access_query {
+    uintptr_t addr;
+    int access;
+};
+
+static bool note_access(const char *perms, uintptr_t lo, uintptr_t hi, struct access_query *q)
+{
+    if (q->addr < lo || q->addr >= hi)
+        return true;
+    q->access = (perms[0] == 'r' ? PAGEALLOC_READ : 0) | (perms[1] == 'w' ? PAGEALLOC_WRITE : 0) |
+                (perms[2] == 'x' ? PAGEALLOC_EXEC : 0);
+    return false;
+}
+
+int support_page_access(const void *p)
+{
+    struct access_query q = {(uintptr_t)p, -1};
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return -1;
+    char line[512], perms[8];
+    unsigned long long lo, hi;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 &&
+            !note_access(perms, (uintptr_t)lo, (uintptr_t)hi, &q))
+            break;
+    fclose(f);
+    return q.access;
+}
+
+size_t support_resident_pages(const void *p, size_t len)
+{
+    unsigned char vec[256] = {0};
+    size_t page = support_page_size(), resident = 0;
+    for (size_t off = 0; off < len; off += page) {
+        if (mincore((void *)((uintptr_t)p + off), page, (void *)vec) != 0)
+            return SIZE_MAX;
+        resident += vec[0] & 1;
+    }
+    return resident;
 }
