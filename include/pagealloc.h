@@ -291,6 +291,10 @@ struct pagealloc_misuse {
 #define PAGEALLOC_CHECK_GUARD 0x1u      /* a no-access guard page before and after every block */
 #define PAGEALLOC_CHECK_QUARANTINE 0x2u /* freed blocks stay reserved and no-access for a while */
 
+/* The quarantine's limits. */
+#define PAGEALLOC_CHECK_QUARANTINE_BYTES ((size_t)1 << 30)
+#define PAGEALLOC_CHECK_QUARANTINE_BLOCKS 4096
+
 /*
  * Makes a checker over `backing`. report(report_ctx, m) is called, from the
  * thread that made the call, for each misuse and at destroy for each leak;
@@ -312,7 +316,10 @@ struct pagealloc_misuse {
  * back to the system, its pages cannot be touched) and its addresses stay
  * reserved, so that a use after free faults and its addresses are not handed
  * out again. The oldest blocks leave the quarantine (are really freed) when
- * it holds more than 1 GiB of address space or more than 4096 blocks.
+ * it holds more than PAGEALLOC_CHECK_QUARANTINE_BYTES of address space (a
+ * guarded block's whole reservation) or more than
+ * PAGEALLOC_CHECK_QUARANTINE_BLOCKS blocks (each one to three kernel
+ * mappings, well under Linux's vm.max_map_count of 65530).
  *
  * Both options need the page allocator as backing (backing.vtable ==
  * pagealloc_page_allocator().vtable), since they work on its pages.

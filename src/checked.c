@@ -15,6 +15,11 @@
 
 #define KNOWN_OPTIONS (PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE)
 #define TABLE_MIN 256 /* slots in a new table */
+#define QUARANTINE_BYTES PAGEALLOC_CHECK_QUARANTINE_BYTES
+#define QUARANTINE_BLOCKS PAGEALLOC_CHECK_QUARANTINE_BLOCKS
+/* A guarded block's reservation leaves this much room to grow in place, at
+ * most (and no more than the block's own length). */
+#define GROWTH_ROOM_MAX ((size_t)64 << 20)
 
 /* A block as the caller allocated it. */
 struct block {
@@ -44,6 +49,8 @@ struct pagealloc_checked {
     struct block *table;
     size_t cap, count;
     struct ring history;    /* the last PAGEALLOC_CHECK_HISTORY frees */
+    struct ring quarantine; /* QUARANTINE: freed blocks, decommitted, oldest first */
+    size_t quarantine_bytes;
 };
 
 /* ---- The table ---------------------------------------------------------- */
@@ -123,6 +130,14 @@ static void ring_push(struct ring *r, const struct block *b)
     }
     r->slot[(r->head + r->count) % r->cap] = *b;
     r->count++;
+}
+
+static struct block ring_pop(struct ring *r)
+{
+    struct block b = r->slot[r->head];
+    r->head = (r->head + 1) % r->cap;
+    r->count--;
+    return b;
 }
 
 /* The newest freed block at addr, or NULL. */
@@ -221,6 +236,8 @@ static bool take(pagealloc_checked *c, void *ptr, size_t len, size_t alignment, 
                                       : PAGEALLOC_MISUSE_WRONG_ALIGNMENT, seen);
     } else {
         seen = ring_find(&c->history, (uintptr_t)ptr);
+        if (seen == NULL && c->quarantine.cap != 0)
+            seen = ring_find(&c->quarantine, (uintptr_t)ptr);
         describe(&m, seen != NULL ? PAGEALLOC_MISUSE_DOUBLE_FREE
                                   : PAGEALLOC_MISUSE_UNKNOWN_POINTER, seen);
     }
@@ -242,6 +259,155 @@ static void put_back(pagealloc_checked *c, const struct block *b)
     pa_lock_release(&c->lock);
 }
 
+/* ---- Guard pages and the quarantine ------------------------------------ */
+
+static bool guarded(const pagealloc_checked *c)
+{
+    return (c->options & PAGEALLOC_CHECK_GUARD) != 0;
+}
+
+/* len in whole pages; false on overflow. */
+static bool page_round(size_t len, size_t *out)
+{
+    size_t page = pagealloc_page_size();
+    if (len > SIZE_MAX - (page - 1))
+        return false;
+    *out = (len + page - 1) & ~(page - 1);
+    return true;
+}
+
+/* Bytes of a guarded block's reservation before the block: a guard page, or
+ * a whole alignment unit so that the block keeps its alignment. */
+static size_t guard_front(size_t alignment)
+{
+    size_t page = pagealloc_page_size();
+    return alignment > page ? alignment : page;
+}
+
+/*
+ * A block between no-access pages: one reservation of front guard, block,
+ * room to grow and back guard, with only the block's pages committed.
+ * Stores the reservation's length in *span.
+ */
+static void *guard_alloc(size_t len, size_t alignment, size_t *span)
+{
+    size_t page = pagealloc_page_size(), size;
+    if (len == 0 || alignment == 0 || (alignment & (alignment - 1)) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t front = guard_front(alignment);
+    if (!page_round(len, &size) || size > SIZE_MAX - front - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t fixed = front + size + page;
+    size_t room = size < GROWTH_ROOM_MAX ? size : GROWTH_ROOM_MAX;
+    room = room <= SIZE_MAX - fixed ? room : 0;
+    unsigned char *base = pagealloc_mapx(fixed + room, front, PAGEALLOC_RESERVE);
+    if (base == NULL && room != 0) {
+        room = 0; /* a small address space: no room to grow then */
+        base = pagealloc_mapx(fixed, front, PAGEALLOC_RESERVE);
+    }
+    if (base == NULL)
+        return NULL;
+    if (!pagealloc_commit(base + front, size)) {
+        int err = errno;
+        pagealloc_unmap(base, fixed + room);
+        errno = err;
+        return NULL;
+    }
+    *span = fixed + room;
+    return base + front;
+}
+
+/* Resizes a guarded block in place: commits or decommits its tail, keeping
+ * one guard page after the end inside the reservation. */
+static bool guard_resize(const struct block *b, size_t new_len)
+{
+    size_t page = pagealloc_page_size(), old_size, new_size;
+    unsigned char *p = (unsigned char *)b->addr;
+    if (new_len == 0) {
+        errno = EINVAL;
+        return false;
+    }
+    if (!page_round(b->len, &old_size) || !page_round(new_len, &new_size)) {
+        errno = ENOMEM;
+        return false;
+    }
+    if (new_size < old_size)
+        return pagealloc_decommit(p + new_size, old_size - new_size);
+    if (new_size > b->span - guard_front(b->align) - page) {
+        errno = ENOMEM;
+        return false;
+    }
+    return new_size == old_size || pagealloc_commit(p + old_size, new_size - old_size);
+}
+
+/* Address space a block holds: its reservation, or its pages. */
+static size_t footprint(const struct block *b)
+{
+    size_t size = 0;
+    page_round(b->len, &size);
+    return b->span != 0 ? b->span : size;
+}
+
+/* Frees a block for good. */
+static void release(const pagealloc_checked *c, const struct block *b)
+{
+    if (b->span != 0)
+        pagealloc_unmap((void *)(b->addr - guard_front(b->align)), b->span);
+    else
+        pagealloc_free(c->backing, (void *)b->addr, b->len, b->align);
+}
+
+/*
+ * Gives up a block the caller no longer has: with QUARANTINE its pages are
+ * decommitted and it waits, the oldest leaving past the limits; otherwise,
+ * or if decommit fails, it is freed at once.
+ */
+static void retire(pagealloc_checked *c, const struct block *b)
+{
+    size_t size;
+    if (c->quarantine.cap == 0 || !page_round(b->len, &size) ||
+        !pagealloc_decommit((void *)b->addr, size)) {
+        release(c, b);
+        return;
+    }
+    pa_lock_acquire(&c->lock);
+    ring_push(&c->quarantine, b);
+    c->quarantine_bytes += footprint(b);
+    for (;;) {
+        /* Popped under the lock, so the ring never holds more than one
+         * block over the limit. */
+        bool over = c->quarantine.count > QUARANTINE_BLOCKS ||
+                    c->quarantine_bytes > QUARANTINE_BYTES;
+        struct block old;
+        if (over) {
+            old = ring_pop(&c->quarantine);
+            c->quarantine_bytes -= footprint(&old);
+        }
+        pa_lock_release(&c->lock);
+        if (!over)
+            return;
+        release(c, &old);
+        pa_lock_acquire(&c->lock);
+    }
+}
+
+/* Grows a guarded block past its room: a new guarded block and a copy. */
+static void *guard_move(pagealloc_checked *c, struct block *b, size_t new_len)
+{
+    size_t span;
+    void *q = guard_alloc(new_len, b->align, &span);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, (void *)b->addr, b->len < new_len ? b->len : new_len);
+    retire(c, b);
+    b->span = span;
+    return q;
+}
+
 /* ---- The allocator interface -------------------------------------------- */
 
 static void *checked_alloc(void *ctx, size_t len, size_t alignment)
@@ -254,7 +420,8 @@ static void *checked_alloc(void *ctx, size_t len, size_t alignment)
     pa_lock_release(&c->lock);
     if (!room)
         return NULL;
-    void *p = pagealloc_alloc(c->backing, len, alignment);
+    void *p = guarded(c) ? guard_alloc(len, alignment, &b.span)
+                         : pagealloc_alloc(c->backing, len, alignment);
     int err = errno;
     b.addr = (uintptr_t)p;
     pa_lock_acquire(&c->lock);
@@ -273,7 +440,8 @@ static bool checked_resize(void *ctx, void *ptr, size_t len, size_t alignment, s
     struct block b;
     if (!take(c, ptr, len, alignment, "resize", &b))
         return false;
-    bool done = pagealloc_resize(c->backing, ptr, len, alignment, new_len);
+    bool done = guarded(c) ? guard_resize(&b, new_len)
+                           : pagealloc_resize(c->backing, ptr, len, alignment, new_len);
     int err = errno;
     if (done)
         b.len = new_len;
@@ -288,9 +456,15 @@ static void *checked_remap(void *ctx, void *ptr, size_t len, size_t alignment, s
     struct block b;
     if (!take(c, ptr, len, alignment, "remap", &b))
         return NULL;
-    void *q = pagealloc_remap(c->backing, ptr, len, alignment, new_len);
-    int err = errno;
     struct block old = b;
+    void *q = NULL;
+    if (!guarded(c))
+        q = pagealloc_remap(c->backing, ptr, len, alignment, new_len);
+    else if (guard_resize(&b, new_len))
+        q = ptr;
+    else if (errno == ENOMEM)
+        q = guard_move(c, &b, new_len);
+    int err = errno;
     if (q != NULL) {
         b.addr = (uintptr_t)q;
         b.len = new_len;
@@ -315,7 +489,7 @@ static void checked_free(void *ctx, void *ptr, size_t len, size_t alignment)
     c->count--;
     ring_push(&c->history, &b);
     pa_lock_release(&c->lock);
-    pagealloc_free(c->backing, ptr, len, alignment);
+    retire(c, &b);
 }
 
 static const pagealloc_vtable checked_vtable = {checked_alloc, checked_resize, checked_remap,
@@ -333,7 +507,10 @@ pagealloc_checked *pagealloc_checked_create(pagealloc_allocator backing, unsigne
         errno = EINVAL;
         return NULL;
     }
-    size_t self_len = sizeof(pagealloc_checked) + PAGEALLOC_CHECK_HISTORY * sizeof(struct block);
+    /* One block more than the limit: retire pushes, then evicts. */
+    size_t quarantine_cap = (options & PAGEALLOC_CHECK_QUARANTINE) ? QUARANTINE_BLOCKS + 1 : 0;
+    size_t self_len = sizeof(pagealloc_checked) +
+                      (PAGEALLOC_CHECK_HISTORY + quarantine_cap) * sizeof(struct block);
     pagealloc_checked *c = pagealloc_map(self_len, 1);
     if (c == NULL)
         return NULL;
@@ -350,6 +527,8 @@ pagealloc_checked *pagealloc_checked_create(pagealloc_allocator backing, unsigne
     c->self_len = self_len;
     c->history.slot = (struct block *)(c + 1);
     c->history.cap = PAGEALLOC_CHECK_HISTORY;
+    c->quarantine.slot = c->history.slot + PAGEALLOC_CHECK_HISTORY;
+    c->quarantine.cap = quarantine_cap;
     pa_lock_init(&c->lock);
     /* The first stack walk may load the unwinder (and call malloc): here,
      * not inside some later allocation. */
@@ -376,8 +555,12 @@ size_t pagealloc_checked_destroy(pagealloc_checked *c)
         struct pagealloc_misuse m = {PAGEALLOC_MISUSE_LEAK, (void *)b->addr, b->len, b->align,
                                      b->len, b->align, "destroy", b->stack, b->depth};
         report(c, &m);
-        pagealloc_free(c->backing, (void *)b->addr, b->len, b->align);
+        release(c, b);
         leaks++;
+    }
+    while (c->quarantine.count > 0) {
+        struct block old = ring_pop(&c->quarantine);
+        release(c, &old);
     }
     pa_lock_destroy(&c->lock);
     pagealloc_unmap(c->table, c->cap * sizeof(struct block));
