@@ -1,19 +1,29 @@
 /* Switching the checked allocator on in a debug build: the program takes
- * its allocator from one place, which in a debug build (no NDEBUG) is the
- * checker over the page allocator, with guard pages and a quarantine. A
- * misuse then aborts with a line naming it; a leak is printed at exit. */
+ * its allocator from one place, which in a debug build (no NDEBUG, or
+ * USE_CHECKED_ALLOCATOR=1 as the test suite builds it) is the checker over
+ * the page allocator, with guard pages and a quarantine. A misuse then
+ * aborts with a line naming it; a leak is printed at exit. */
 #include <pagealloc.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#ifndef USE_CHECKED_ALLOCATOR
+#ifdef NDEBUG
+#define USE_CHECKED_ALLOCATOR 0
+#else
+#define USE_CHECKED_ALLOCATOR 1
+#endif
+#endif
+
 static pagealloc_checked *checker;
 
 static pagealloc_allocator program_allocator(void)
 {
-#ifndef NDEBUG
+#if USE_CHECKED_ALLOCATOR
     if (checker == NULL)
-        checker = pagealloc_checked_create(pagealloc_page_allocator(), PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE,
+        checker = pagealloc_checked_create(pagealloc_page_allocator(),
+                                           PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE,
                                            NULL /* print and abort */, NULL);
     if (checker != NULL)
         return pagealloc_checked_allocator(checker);
@@ -44,5 +54,5 @@ int main(void)
     printf("%s, from a %zu-byte block%s\n", text, len,
            checker != NULL ? " checked by pagealloc_checked" : "");
     pagealloc_free(a, text, len, 1); /* with 100 here, the checker would abort */
-    return program_allocator_done() == 0 ? 0 : 1;
+    return program_allocator_done() == 0 && (checker != NULL) == USE_CHECKED_ALLOCATOR ? 0 : 1;
 }
