@@ -278,10 +278,13 @@ struct pagealloc_misuse {
     size_t len, alignment;
     size_t block_len, block_alignment; /* as the block really is (0 when unknown) */
     /* Beyond the issue's fields: the call that was wrong ("free", "resize",
-     * "remap", or "destroy" for a leak), and where the block was allocated:
-     * up to PAGEALLOC_CHECK_STACK_DEPTH return addresses, innermost first
-     * (stack_depth 0 where the C library cannot walk the stack, or the block
-     * is unknown). Valid during the report call only. */
+     * "remap", or "destroy" for a leak), and where the block was allocated,
+     * as return addresses, innermost first, starting at the call to alloc.
+     * With an option, up to PAGEALLOC_CHECK_STACK_DEPTH frames where the
+     * system can walk the stack (glibc's backtrace, Windows); without, or
+     * elsewhere, the calling frame alone (a stack walk would cost more than
+     * the mmap + munmap it checks). stack_depth is 0 when the block is
+     * unknown or the compiler cannot say. Valid during the report only. */
     const char *call;
     void *const *stack;
     size_t stack_depth;

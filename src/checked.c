@@ -413,8 +413,14 @@ static void *guard_move(pagealloc_checked *c, struct block *b, size_t new_len)
 static void *checked_alloc(void *ctx, size_t len, size_t alignment)
 {
     pagealloc_checked *c = ctx;
-    struct block b = {0, len, alignment, 0, 0, {0}};
-    b.depth = pa_stack_capture(b.stack, PAGEALLOC_CHECK_STACK_DEPTH, 0);
+    struct block b = {0, len, alignment, 0, 1, {PA_CALLER()}};
+    /* A stack walk costs more than the mmap + munmap budget allows (about
+     * 2 us with glibc's backtrace): the whole stack only where the options
+     * already cost system calls, else the calling frame alone. */
+    if (c->options != 0)
+        b.depth = pa_stack_capture(b.stack, PAGEALLOC_CHECK_STACK_DEPTH, 0);
+    else if (b.stack[0] == NULL)
+        b.depth = 0;
     pa_lock_acquire(&c->lock);
     bool room = table_reserve(c);
     pa_lock_release(&c->lock);

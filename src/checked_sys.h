@@ -8,6 +8,15 @@
 
 #include <stddef.h>
 
+/* The return address of the current function's call: where it was called
+ * from, at no cost (NULL where the compiler cannot say). A macro, so that
+ * it is evaluated in the function itself. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PA_CALLER() __builtin_return_address(0)
+#else
+#define PA_CALLER() NULL
+#endif
+
 #ifdef _WIN32
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>

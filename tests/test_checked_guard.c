@@ -13,11 +13,17 @@ static size_t page;
 static size_t misuses;
 static struct pagealloc_misuse last;
 
+static void *last_stack[PAGEALLOC_CHECK_STACK_DEPTH];
+
+/* The stack is valid during the call only: it is copied. */
 static void collect(void *ctx, const struct pagealloc_misuse *m)
 {
     (void)ctx;
     misuses++;
     last = *m;
+    for (size_t i = 0; i < m->stack_depth && i < PAGEALLOC_CHECK_STACK_DEPTH; i++)
+        last_stack[i] = m->stack[i];
+    last.stack = last_stack;
 }
 
 static pagealloc_checked *checker;
@@ -93,6 +99,37 @@ static void growth_and_shrinking_keep_the_guards(void)
     CHECK(guarded_exactly(q, 64 * page));
     pagealloc_free(a, q, 64 * page, 1);
     CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* Not inlined, and doing work after the call, so that its return address is
+ * in this function. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void *allocate_here(pagealloc_allocator a)
+{
+    void *p = pagealloc_alloc(a, page, 1);
+    if (p != NULL)
+        memset(p, 1, 1);
+    return p;
+}
+
+/* With an option, where the C library can walk the stack (glibc's
+ * backtrace, Windows), a report names the allocating stack, not only the
+ * calling frame. */
+static void reports_name_the_allocating_stack(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = allocate_here(a);
+    pagealloc_free(a, p, 2 * page, 1);
+    uintptr_t from = (uintptr_t)allocate_here;
+    bool found = false;
+    for (size_t i = 0; i < last.stack_depth && i < PAGEALLOC_CHECK_STACK_DEPTH; i++)
+        found = found || ((uintptr_t)last.stack[i] > from && (uintptr_t)last.stack[i] < from + 256);
+    CHECK(misuses == 1 && found == (last.stack_depth > 0));
+    CHECK(PAGEALLOC_TEST_HAVE_STACK ? last.stack_depth > 1 : last.stack_depth == 1);
+    pagealloc_free(a, p, page, 1);
+    CHECK(pagealloc_checked_destroy(checker) == 0);
 }
 
 static void a_misuse_of_a_guarded_block_leaves_it_guarded(void)
@@ -230,6 +267,7 @@ int main(void)
     page = pagealloc_page_size();
     RUN(guard_pages_sit_right_before_and_after_each_block);
     RUN(growth_and_shrinking_keep_the_guards);
+    RUN(reports_name_the_allocating_stack);
     RUN(a_misuse_of_a_guarded_block_leaves_it_guarded);
     RUN(a_use_after_free_faults_under_quarantine);
     RUN(a_block_moved_by_remap_faults_at_its_old_address);
