@@ -121,6 +121,16 @@ static void checked_free(void *p, size_t len)
     pagealloc_free(checked(0), p, len, pagealloc_page_size());
 }
 
+static void *guarded_alloc(size_t len, size_t align)
+{
+    return pagealloc_alloc(checked(PAGEALLOC_CHECK_GUARD), len, align);
+}
+
+static void guarded_free(void *p, size_t len)
+{
+    pagealloc_free(checked(PAGEALLOC_CHECK_GUARD), p, len, pagealloc_page_size());
+}
+
 static void *glibc_alloc(size_t len, size_t align)
 {
     return aligned_alloc(align, len);
@@ -146,5 +156,6 @@ const struct contender bench_contenders[] = {
     {"pagealloc+copy", pa_alloc, pa_free, pa_copy_grow},
     {"glibc", glibc_alloc, glibc_free, glibc_grow},
     {"pagealloc+checked", checked_alloc, checked_free, NULL},
+    {"pagealloc+guard", guarded_alloc, guarded_free, NULL},
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];
