@@ -12,6 +12,7 @@
  * Windows cannot move pages without copying: pa_os_move only grows in place.
  */
 #include "os.h"
+#include "pagealloc.h"
 
 #include <windows.h>
 
@@ -27,6 +28,9 @@ __declspec(dllimport) ntstatus NTAPI NtAllocateVirtualMemory(HANDLE process, PVO
                                                              ULONG type, ULONG protect);
 __declspec(dllimport) ntstatus NTAPI NtFreeVirtualMemory(HANDLE process, PVOID *base,
                                                          PSIZE_T size, ULONG type);
+__declspec(dllimport) ntstatus NTAPI NtProtectVirtualMemory(HANDLE process, PVOID *base,
+                                                            PSIZE_T size, ULONG protect,
+                                                            PULONG old_protect);
 __declspec(dllimport) ntstatus NTAPI NtQueryVirtualMemory(HANDLE process, PVOID base, int info_class,
                                                           PVOID info, SIZE_T info_size,
                                                           PSIZE_T returned);
@@ -141,6 +145,16 @@ static int sys_decommit(void *addr, size_t size)
     return free_error(NtFreeVirtualMemory(CURRENT_PROCESS, &addr, &n, MEM_DECOMMIT));
 }
 
+static int sys_protect(void *addr, size_t size, ULONG protect)
+{
+    int err = pa_sys_enter(PA_SYS_PROTECT);
+    if (err != 0)
+        return err;
+    SIZE_T n = size;
+    ULONG old;
+    return NtProtectVirtualMemory(CURRENT_PROCESS, &addr, &n, protect, &old) == 0 ? 0 : EINVAL;
+}
+
 static int sys_query(void *addr, MEMORY_BASIC_INFORMATION *info)
 {
     int err = pa_sys_enter(PA_SYS_QUERY);
@@ -195,10 +209,11 @@ static int release_from(char *addr, char *end)
     return 0;
 }
 
-/* Commits the first `size` bytes of a reservation, or releases it on failure. */
+/* Commits the first `size` bytes of a reservation (none: nothing to do), or
+ * releases it on failure. */
 static int commit_or_release(void *base, size_t size)
 {
-    int err = sys_commit(base, size);
+    int err = size != 0 ? sys_commit(base, size) : 0;
     if (err != 0) {
         size_t released;
         sys_release(base, &released);
@@ -268,6 +283,45 @@ static int map_aligned(size_t reserve, size_t commit, size_t align, void **out)
     return err;
 }
 
+/*
+ * *part_end gets where the reservation holding p ends, or `end` if sooner:
+ * the regions from p on are queried while they belong to it (a reservation's
+ * pages may be in several states). *starts_there: the reservation starts at p.
+ */
+static int reservation_part(char *p, char *end, char **part_end, bool *starts_there)
+{
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(p, &m);
+    if (err != 0)
+        return err;
+    void *base = m.AllocationBase;
+    char *q = at(m.BaseAddress, m.RegionSize);
+    *starts_there = base == (void *)p;
+    while (q < end && (err = sys_query(q, &m)) == 0 && m.AllocationBase == base)
+        q = at(m.BaseAddress, m.RegionSize);
+    *part_end = q < end ? q : end;
+    return err;
+}
+
+/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
+ * commits, decommits and protections may not span reservations. */
+static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
+                            ULONG arg)
+{
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        char *part_end;
+        bool starts_there;
+        int err = reservation_part(p, end, &part_end, &starts_there);
+        if (err == 0)
+            err = fn(p, (size_t)(part_end - p), arg);
+        if (err != 0)
+            return err;
+        p = part_end;
+    }
+    return 0;
+}
+
 /* ---- os.h --------------------------------------------------------------- */
 
 size_t pa_os_page_size(void)
@@ -281,7 +335,7 @@ size_t pa_os_page_size(void)
  * top-down anywhere, so blocks stack downwards from the top of the address
  * space, away from the stack, heaps and DLLs at its bottom.
  */
-int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+static int map_with(size_t size, size_t align, uintptr_t ceiling, size_t commit, void **out)
 {
     size_t g = sys()->granularity;
     size_t modulus = align > g ? align : g;
@@ -289,11 +343,16 @@ int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
         return ENOMEM;
     size_t reserve = round_to_granularity(size);
     uintptr_t want = pa_place_below(ceiling, size, modulus, 0);
-    if (want >= sys()->lowest && reserve_and_commit((void *)want, reserve, size, out) == 0)
+    if (want >= sys()->lowest && reserve_and_commit((void *)want, reserve, commit, out) == 0)
         return 0;
     if (modulus == g)
-        return reserve_and_commit(NULL, reserve, size, out);
-    return map_aligned(reserve, size, modulus, out);
+        return reserve_and_commit(NULL, reserve, commit, out);
+    return map_aligned(reserve, commit, modulus, out);
+}
+
+int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    return map_with(size, align, ceiling, size, out);
 }
 
 int pa_os_unmap(void *addr, size_t size)
@@ -325,24 +384,21 @@ int pa_os_discard(void *addr, size_t size)
 
 /*
  * Releases the reservations that start past the new end, then decommits the
- * tail of the one that holds it. One query first, so a failing query leaves
- * the block untouched; a block of one reservation then changes in one call.
- * With several, a failing later call leaves the earlier ones done.
+ * tail of the one that holds it. Its pages may be in any state. Every query
+ * comes first, so a failing query leaves the block untouched; a block of one
+ * reservation then changes in one call. With several, a failing later call
+ * leaves the earlier ones done.
  */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
     char *new_end = at(addr, new_size), *end = at(addr, old_size);
-    MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(new_end, &m);
+    char *cut;
+    bool starts_there;
+    int err = reservation_part(new_end, end, &cut, &starts_there);
     if (err != 0)
         return err;
-    if (m.AllocationBase == new_end)
+    if (starts_there)
         return release_from(new_end, end);
-    if (m.State != MEM_COMMIT)
-        return EINVAL;
-    /* The committed run ends where the block or its reservation does. */
-    char *run_end = at(m.BaseAddress, m.RegionSize);
-    char *cut = run_end < end ? run_end : end;
     if (cut < end && (err = release_from(cut, end)) != 0)
         return err;
     return sys_decommit(new_end, (size_t)(cut - new_end));
@@ -400,4 +456,65 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     if (err == 0)
         *out = addr;
     return err;
+}
+
+/* ---- Page states ---------------------------------------------------------- */
+
+int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out)
+{
+    return map_with(size, align, ceiling, 0, out);
+}
+
+static int commit_part(void *p, size_t n, ULONG arg)
+{
+    (void)arg;
+    return sys_commit(p, n);
+}
+
+int pa_os_commit(void *addr, size_t size)
+{
+    return each_reservation(addr, size, commit_part, 0);
+}
+
+static int decommit_part(void *p, size_t n, ULONG arg)
+{
+    (void)arg;
+    return sys_decommit(p, n);
+}
+
+int pa_os_decommit(void *addr, size_t size)
+{
+    return each_reservation(addr, size, decommit_part, 0);
+}
+
+static int protect_part(void *p, size_t n, ULONG protect)
+{
+    return sys_protect(p, n, protect);
+}
+
+/* EINVAL when any page of the range is reserved, checked before any change:
+ * the system would refuse it in the middle of the range. */
+static int all_committed(char *p, char *end)
+{
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = sys_query(p, &m);
+        if (err != 0)
+            return err;
+        if (m.State != MEM_COMMIT)
+            return EINVAL;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
+    return 0;
+}
+
+int pa_os_protect(void *addr, size_t size, unsigned access)
+{
+    ULONG protect = PAGE_NOACCESS;
+    if (access & PAGEALLOC_EXEC)
+        protect = access & PAGEALLOC_WRITE ? PAGE_EXECUTE_READWRITE : PAGE_EXECUTE_READ;
+    else if (access & PAGEALLOC_READ)
+        protect = access & PAGEALLOC_WRITE ? PAGE_READWRITE : PAGE_READONLY;
+    int err = all_committed(addr, at(addr, size));
+    return err != 0 ? err : each_reservation(addr, size, protect_part, protect);
 }

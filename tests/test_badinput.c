@@ -143,6 +143,78 @@ static void impossible_old_length_is_EINVAL(void)
     held_block_is_untouched();
 }
 
+/* ---- Reservations and page states --------------------------------------- */
+
+/* The held block is still read-write: a bad call changed no access. */
+static void held_block_is_still_read_write(void)
+{
+    held_block_is_untouched();
+    CHECK(!support_write_faults(held) && !support_write_faults(held + page));
+    held[0] = support_pattern(0, 77);
+    held[page] = support_pattern(page, 77);
+}
+
+static uint64_t calls_made(void)
+{
+    struct pagealloc_stats s = pagealloc_stats();
+    return s.map_calls + s.unmap_calls + s.advise_calls + s.protect_calls + s.query_calls;
+}
+
+static void mapx_unknown_flag_is_EINVAL(void)
+{
+    const unsigned bad[] = {0x8u, 0x100u, 0x80000000u, ~0u};
+    uint64_t calls = calls_made();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ERRNO(pagealloc_mapx(page, 1, bad[i]) == NULL, EINVAL);
+        CHECK_ERRNO(pagealloc_mapx(page, 1, bad[i] | PAGEALLOC_RESERVE) == NULL, EINVAL);
+    }
+    CHECK(calls_made() == calls);
+}
+
+static void mapx_bad_length_or_alignment_fails_as_map_does(void)
+{
+    CHECK_ERRNO(pagealloc_mapx(0, 1, PAGEALLOC_RESERVE) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_mapx(page, 3, PAGEALLOC_RESERVE) == NULL, EINVAL);
+    CHECK_ERRNO(pagealloc_mapx(SIZE_MAX, 1, PAGEALLOC_RESERVE) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_mapx(SIZE_MAX - 2 * page + 1, 1, PAGEALLOC_RESERVE) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_mapx(SIZE_MAX - 16 * page, 1, PAGEALLOC_RESERVE) == NULL, ENOMEM);
+    held_block_is_untouched();
+}
+
+/* NULL, unaligned, zero-length and overflowing ranges, for commit, decommit
+ * and protect: EINVAL, no system call, nothing changed. */
+static void bad_range_for_commit_decommit_protect_is_EINVAL(void)
+{
+    struct {
+        void *p;
+        size_t len;
+    } bad[] = {{NULL, page}, {held + 1, page}, {held + page - 1, 1}, {held, 0},
+               {held, SIZE_MAX}, {held, SIZE_MAX - page + 2}, {held + page, SIZE_MAX - page}};
+    uint64_t calls = calls_made();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ERRNO(!pagealloc_commit(bad[i].p, bad[i].len), EINVAL);
+        CHECK_ERRNO(!pagealloc_decommit(bad[i].p, bad[i].len), EINVAL);
+        CHECK_ERRNO(!pagealloc_protect(bad[i].p, bad[i].len, PAGEALLOC_READ), EINVAL);
+        CHECK_ERRNO(!pagealloc_protect(bad[i].p, bad[i].len, PAGEALLOC_NO_ACCESS), EINVAL);
+    }
+    CHECK(calls_made() == calls);
+    held_block_is_still_read_write();
+}
+
+/* WRITE or EXEC without READ, and unknown bits: EINVAL, nothing changed. */
+static void protect_with_bad_access_is_EINVAL(void)
+{
+    const unsigned bad[] = {PAGEALLOC_WRITE, PAGEALLOC_EXEC, PAGEALLOC_WRITE | PAGEALLOC_EXEC,
+                            0x8u, PAGEALLOC_READ | 0x8u, PAGEALLOC_READ | 0x80000000u, ~0u};
+    uint64_t calls = calls_made();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_ERRNO(!pagealloc_protect(held, 2 * page, bad[i]), EINVAL);
+        CHECK_ERRNO(!pagealloc_protect(NULL, 0, bad[i]), EINVAL);
+    }
+    CHECK(calls_made() == calls);
+    held_block_is_still_read_write();
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -161,6 +233,10 @@ int main(void)
     RUN(null_pointer_is_EINVAL_for_realloc_and_nothing_for_unmap);
     RUN(misaligned_pointer_is_EINVAL);
     RUN(impossible_old_length_is_EINVAL);
+    RUN(mapx_unknown_flag_is_EINVAL);
+    RUN(mapx_bad_length_or_alignment_fails_as_map_does);
+    RUN(bad_range_for_commit_decommit_protect_is_EINVAL);
+    RUN(protect_with_bad_access_is_EINVAL);
     pagealloc_unmap(held, 2 * page);
     CHECK(support_range_unmapped(held, 2 * page));
     CHECK(pagealloc_stats().mapped_bytes == 0);

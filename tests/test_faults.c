@@ -420,6 +420,248 @@ static void a_fault_armed_for_one_kind_fails_only_that_kind(void)
     CHECK(support_range_unmapped(p, 4 * page));
 }
 
+/* ---- Page states: reservations, commit, decommit, protect --------------- */
+
+/*
+ * A second script for the call sites of reservations and page states, with a
+ * block model that records each page's state: 'w' read-write with its
+ * pattern, 'r' read-only with its pattern, 'z' read-only zero (a reserved
+ * page protected: POSIX commits it), 'n' untouchable (reserved or no access). It runs after the first script, because its first reservation sets
+ * the library's "pages may vary" latch for the rest of the process.
+ */
+enum { STATE_PAGES = 24 };
+
+struct sblock {
+    unsigned char *p;
+    size_t pages;
+    char st[STATE_PAGES];
+    bool hole; /* a failed decommit may have left part of it unmapped */
+};
+
+struct srun {
+    int err;
+    bool persistent;
+    struct sblock b[4];
+    void *blocker[4];
+    int blockers;
+    int failed_ops;
+};
+
+static bool page_as_recorded(unsigned char *q, char st, size_t off, unsigned seed)
+{
+    if (st == 'n')
+        return support_read_faults(q) && support_write_faults(q);
+    bool ok = !support_read_faults(q) && support_write_faults(q) == (st != 'w');
+    if (ok && st == 'w')
+        q[0] = support_pattern(off, seed);
+    for (size_t i = 0; ok && i < page; i++)
+        ok = q[i] == (st == 'z' ? 0 : support_pattern(off + i, seed));
+    return ok;
+}
+
+static bool sblock_as_recorded(const struct sblock *b, unsigned seed)
+{
+    for (size_t i = 0; i < b->pages; i++)
+        if (!page_as_recorded(b->p + i * page, b->st[i], i * page, seed)) {
+            if (getenv("PAGEALLOC_TEST_VERBOSE") != NULL)
+                fprintf(stderr, "  %s: page %zu is not '%c'\n", current_step, i, b->st[i]);
+            return false;
+        }
+    return true;
+}
+
+/* A failed operation reported the injected errno (or ENOMEM, which growth
+ * reports when no way of growing is left). */
+static void note_state_failure(struct srun *r, bool growth)
+{
+    CHECK(errno == r->err || (growth && errno == ENOMEM));
+    r->failed_ops++;
+}
+
+static void s_reserve(struct srun *r, int slot, size_t pages, size_t align)
+{
+    struct sblock *b = &r->b[slot];
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    errno = 0;
+    b->p = pagealloc_mapx(pages * page, align, PAGEALLOC_RESERVE);
+    if (b->p == NULL) {
+        note_state_failure(r, false);
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        return;
+    }
+    b->pages = pages;
+    memset(b->st, 'n', sizeof b->st);
+    CHECK(sblock_as_recorded(b, 0));
+}
+
+/* Commits, protects to read-only or decommits pages [first, first + n). */
+static void s_change(struct srun *r, int slot, size_t first, size_t n, char to)
+{
+    struct sblock *b = &r->b[slot];
+    if (b->p == NULL)
+        return;
+    unsigned char *q = b->p + first * page;
+    errno = 0;
+    bool ok = to == 'w'   ? pagealloc_commit(q, n * page)
+              : to == 'r' ? pagealloc_protect(q, n * page, PAGEALLOC_READ)
+                          : pagealloc_decommit(q, n * page);
+    if (!ok) {
+        note_state_failure(r, false);
+    } else {
+        for (size_t i = first; i < first + n; i++) {
+            unsigned char *pg = b->p + i * page;
+            char was = b->st[i];
+            b->st[i] = to == 'r' && was == 'n' ? 'z' : to;
+            if (to == 'w' && (was == 'n' || was == 'z')) {
+                /* Reserved pages read as zero once committed. */
+                CHECK(support_all_zero(pg, page));
+                for (size_t j = 0; j < page; j++)
+                    pg[j] = support_pattern(i * page + j, 0);
+            }
+        }
+    }
+    /* A failed decommit may have left the range unmapped: untouchable too. */
+    CHECK(sblock_as_recorded(b, 0) ||
+          (!ok && to == 'n' && support_read_faults(q) && support_write_faults(q)));
+    /* One failed mmap over the range: the exclusive re-take still decommits. */
+    CHECK(ok || to != 'n' || r->persistent);
+    if (!ok && to == 'n') {
+        memset(b->st + first, 'n', n);
+        b->hole = true;
+    }
+}
+
+static void s_grow(struct srun *r, int slot, size_t pages, bool may_move)
+{
+    struct sblock *b = &r->b[slot];
+    if (b->p == NULL)
+        return;
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    errno = 0;
+    unsigned char *q = pagealloc_realloc(b->p, b->pages * page, 1, pages * page, may_move);
+    if (q == NULL) {
+        note_state_failure(r, true);
+        CHECK(pagealloc_stats().mapped_bytes == mapped);
+        CHECK(sblock_as_recorded(b, 0));
+        return;
+    }
+    CHECK(may_move || q == b->p);
+    unsigned char *tail = q + b->pages * page;
+    size_t tail_len = (pages - b->pages) * page;
+    bool usable = !support_write_faults(tail) && !support_write_faults(tail + tail_len - 1);
+    CHECK(usable);
+    b->p = q;
+    if (!usable) {
+        /* Recorded as it is, so the script goes on without touching it. */
+        fprintf(stderr, "  %s: the grown pages are not read-write\n", current_step);
+        memset(b->st + b->pages, 'n', pages - b->pages);
+        b->pages = pages;
+        return;
+    }
+    tail[0] = 0;
+    tail[tail_len - 1] = 0;
+    CHECK(support_all_zero(tail, tail_len));
+    for (size_t i = b->pages; i < pages; i++)
+        for (size_t j = 0; j < page; j++)
+            q[i * page + j] = support_pattern(i * page + j, 0);
+    memset(b->st + b->pages, 'w', pages - b->pages);
+    b->pages = pages;
+    CHECK(sblock_as_recorded(b, 0));
+}
+
+/* Reaches the call sites of mapx(RESERVE), commit, decommit and protect, and
+ * of growth once pages may vary (mremap then mprotect; the exact map of the
+ * next range for a block of several mappings; the move that opens the
+ * target's tail first). */
+static void states_script(struct srun *r)
+{
+    step("reserve, page-aligned");
+    s_reserve(r, 0, 8, 1);
+    step("reserve, aligned");
+    s_reserve(r, 1, 4, 65536);
+    step("commit");
+    s_change(r, 0, 0, 4, 'w');
+    step("protect");
+    s_change(r, 0, 1, 1, 'r');
+    step("decommit");
+    s_change(r, 0, 2, 1, 'n');
+    step("grow a block of several mappings in place");
+    s_grow(r, 0, 10, false);
+    step("grow a reserved block in place");
+    s_grow(r, 1, 6, false);
+    step("move a reserved block");
+    s_reserve(r, 2, 2, 1);
+    if (r->b[2].p != NULL && support_map_at(r->b[2].p + 2 * page, page))
+        r->blocker[r->blockers++] = r->b[2].p + 2 * page;
+    s_grow(r, 2, 8, true);
+    step("unmap");
+    for (int i = 0; i < 3; i++) {
+        struct sblock *b = &r->b[i];
+        uint64_t failures = pagealloc_stats().unmap_failures;
+        if (b->p == NULL)
+            continue;
+        errno = 0;
+        pagealloc_unmap(b->p, b->pages * page);
+        if (pagealloc_stats().unmap_failures != failures) {
+            /* Refused: the addresses stay held and the caller is told. */
+            note_state_failure(r, false);
+            CHECK(b->hole || support_range_mapped(b->p, b->pages * page));
+            support_unmap(b->p, b->pages * page);
+        }
+    }
+    for (int i = 0; i < r->blockers; i++)
+        support_unmap(r->blocker[i], page);
+}
+
+static uint64_t states_run(uint64_t n, uint64_t count, int err, size_t *leaked)
+{
+    static struct snapshot before;
+    static struct srun r;
+    memset(&r, 0, sizeof r);
+    r.err = err;
+    r.persistent = count > 1;
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    take_snapshot(&before);
+    pa_fault_arm(PA_SYS_KINDS, n, count, err);
+    states_script(&r);
+    pa_fault_disarm();
+    uint64_t injected = pa_fault_injected();
+    injected_failures += (int)injected;
+    if (injected != 0)
+        note_site(pa_fault_last_site());
+    CHECK(pagealloc_stats().mapped_bytes == mapped);
+    *leaked = unmap_new_ranges(&before, count == 1);
+    if ((count == 1 && *leaked != 0) || getenv("PAGEALLOC_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "  page states: call %llu of %llu failed, %d operations failed\n",
+                (unsigned long long)n, (unsigned long long)pa_fault_seen(), r.failed_ops);
+    return pa_fault_seen();
+}
+
+static void page_state_calls_fail_cleanly_at_every_system_call(void)
+{
+    size_t leaked = 0;
+    uint64_t calls = states_run(UINT64_MAX, 1, ENOMEM, &leaked);
+    CHECK(leaked == 0);
+    printf("  the page-state script makes %llu system calls\n", (unsigned long long)calls);
+    const int errs[] = {ENOMEM, EAGAIN};
+    for (size_t e = 0; e < sizeof errs / sizeof errs[0]; e++)
+        for (uint64_t n = 1; n <= calls; n++) {
+            uint64_t seen = states_run(n, 1, errs[e], &leaked);
+            CHECK(leaked == 0);
+            if (seen > calls)
+                calls = seen;
+        }
+    size_t worst = 0;
+    for (uint64_t n = 1; n <= calls; n++) {
+        states_run(n, UINT64_MAX, ENOMEM, &leaked);
+        if (leaked > worst)
+            worst = leaked;
+    }
+    printf("  failed each call, then every call from each on: at most %zu bytes of address "
+           "space left reserved\n",
+           worst);
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -429,6 +671,7 @@ int main(void)
     RUN(each_single_failure_is_reported_and_leaks_nothing);
     RUN(persistent_failure_fails_cleanly_from_every_call_on);
     RUN(a_fault_armed_for_one_kind_fails_only_that_kind);
+    RUN(page_state_calls_fail_cleanly_at_every_system_call);
     printf("  %d injected failures at %d distinct call sites (code offsets from pagealloc_map:",
            injected_failures, n_sites);
     for (int i = 0; i < n_sites; i++)

@@ -1,0 +1,139 @@
+/* Windows only: the page states of reservations as VirtualQuery reports
+ * them, and commit, decommit and protect across the several reservations of
+ * a block that grew past its first one. */
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <windows.h>
+
+#include <errno.h>
+
+static size_t page, gran;
+
+static MEMORY_BASIC_INFORMATION query(const void *p)
+{
+    MEMORY_BASIC_INFORMATION m = {0};
+    VirtualQuery(p, &m, sizeof m);
+    return m;
+}
+
+/* Every page of [p, p + len) is in `state`, and committed ones have
+ * `protect` (0: any). */
+static bool all_in(const void *p, size_t len, DWORD state, DWORD protect)
+{
+    for (size_t off = 0; off < len; off += page) {
+        MEMORY_BASIC_INFORMATION m = query((const char *)p + off);
+        if (m.State != state || (protect != 0 && m.Protect != protect))
+            return false;
+    }
+    return true;
+}
+
+static void a_reservation_is_reserved_only_until_committed(void)
+{
+    size_t len = 3 * gran + page;
+    unsigned char *p = pagealloc_mapx(len, 1, PAGEALLOC_RESERVE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(all_in(p, 4 * gran, MEM_RESERVE, 0));
+    CHECK(query(p + len).AllocationBase == p);
+    CHECK(pagealloc_commit(p + gran, gran));
+    CHECK(all_in(p, gran, MEM_RESERVE, 0));
+    CHECK(all_in(p + gran, gran, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(all_in(p + 2 * gran, 2 * gran, MEM_RESERVE, 0));
+    CHECK(pagealloc_decommit(p + gran, gran));
+    CHECK(all_in(p, 4 * gran, MEM_RESERVE, 0));
+    pagealloc_unmap(p, len);
+    CHECK(all_in(p, 4 * gran, MEM_FREE, 0));
+}
+
+static void protect_sets_the_page_protection(void)
+{
+    const struct {
+        unsigned access;
+        DWORD protect;
+    } rows[] = {{PAGEALLOC_NO_ACCESS, PAGE_NOACCESS},
+                {PAGEALLOC_READ, PAGE_READONLY},
+                {PAGEALLOC_READ | PAGEALLOC_EXEC, PAGE_EXECUTE_READ},
+                {PAGEALLOC_READ | PAGEALLOC_WRITE | PAGEALLOC_EXEC, PAGE_EXECUTE_READWRITE},
+                {PAGEALLOC_READ | PAGEALLOC_WRITE, PAGE_READWRITE}};
+    unsigned char *p = pagealloc_map(4 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        CHECK(pagealloc_protect(p + page, 2 * page, rows[i].access));
+        CHECK(all_in(p + page, 2 * page, MEM_COMMIT, rows[i].protect));
+        CHECK(all_in(p, page, MEM_COMMIT, PAGE_READWRITE));
+        CHECK(all_in(p + 3 * page, page, MEM_COMMIT, PAGE_READWRITE));
+    }
+    pagealloc_unmap(p, 4 * page);
+}
+
+/* A one-page block grown over three reservations (its first, then two
+ * adjacent ones joined), or NULL when the units after it were taken. */
+static unsigned char *block_over_three_reservations(size_t *len)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        unsigned char *spacer = pagealloc_map(4 * gran, gran);
+        unsigned char *p = pagealloc_map(page, 1);
+        pagealloc_unmap(spacer, 4 * gran);
+        if (p == NULL)
+            return NULL;
+        *len = 2 * gran + 5 * page;
+        if (pagealloc_realloc(p, page, 1, *len, false) == p &&
+            query(p + 2 * gran).AllocationBase != p)
+            return p;
+        pagealloc_unmap(p, page);
+    }
+    return NULL;
+}
+
+static void commit_decommit_protect_work_across_the_reservations_of_a_grown_block(void)
+{
+    size_t len;
+    unsigned char *p = block_over_three_reservations(&len);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    /* Two pages before the first join to two pages past the second. */
+    unsigned char *r = p + gran - 2 * page;
+    size_t rlen = gran + 4 * page;
+    support_fill(p, len, 8);
+    CHECK(pagealloc_decommit(r, rlen));
+    CHECK(all_in(r, rlen, MEM_RESERVE, 0));
+    CHECK(all_in(p, gran - 2 * page, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(support_has_pattern(p, gran - 2 * page, 8));
+    CHECK(all_in(r + rlen, len - (size_t)(r + rlen - p), MEM_COMMIT, PAGE_READWRITE));
+
+    /* A range with reserved pages cannot be protected: nothing changes. */
+    CHECK_ERRNO(!pagealloc_protect(p, len, PAGEALLOC_READ), EINVAL);
+    CHECK(all_in(p, gran - 2 * page, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(all_in(r, rlen, MEM_RESERVE, 0));
+
+    CHECK(pagealloc_commit(r, rlen));
+    CHECK(all_in(r, rlen, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(support_all_zero(r, rlen));
+    CHECK(pagealloc_protect(r, rlen, PAGEALLOC_READ));
+    CHECK(all_in(r, rlen, MEM_COMMIT, PAGE_READONLY));
+    CHECK(all_in(p, gran - 2 * page, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(pagealloc_protect(p, len, PAGEALLOC_READ | PAGEALLOC_WRITE));
+    CHECK(all_in(p, len, MEM_COMMIT, PAGE_READWRITE));
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    pagealloc_unmap(p, len);
+    CHECK(pagealloc_stats().mapped_bytes == mapped - len);
+    CHECK(all_in(p, 3 * gran, MEM_FREE, 0));
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    gran = support_granularity();
+    RUN(a_reservation_is_reserved_only_until_committed);
+    RUN(protect_sets_the_page_protection);
+    RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+    return check_done();
+}
