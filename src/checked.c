@@ -175,11 +175,13 @@ static void default_report(const struct pagealloc_misuse *m)
 {
     char line[512];
     size_t n = 0;
-    n += (size_t)snprintf(line, sizeof line, "pagealloc checked: %s: %s(0x%llx, len %llu, alignment %llu)",
+    n += (size_t)snprintf(line, sizeof line,
+                          "pagealloc checked: %s: %s(0x%llx, len %llu, alignment %llu)",
                           kind_name(m->kind), m->call, (unsigned long long)(uintptr_t)m->ptr,
                           (unsigned long long)m->len, (unsigned long long)m->alignment);
     if (n < sizeof line && m->block_len != 0)
-        n += (size_t)snprintf(line + n, sizeof line - n, ": the block is %llu bytes, alignment %llu",
+        n += (size_t)snprintf(line + n, sizeof line - n,
+                              ": the block is %llu bytes, alignment %llu",
                               (unsigned long long)m->block_len,
                               (unsigned long long)m->block_alignment);
     if (n < sizeof line && m->stack_depth != 0)
