@@ -313,7 +313,8 @@ struct pagealloc_misuse {
  * its last page faults. The reservation leaves room after the block (up to
  * its own length, at most 64 MiB) for resize to grow in place by committing
  * more pages; a remap past that room moves the block into a new guarded
- * reservation by copying. Windows: guards are reserved, uncommitted pages.
+ * reservation by copying. A shrink makes the tail no-access, then
+ * decommits it. Windows: guards are reserved, uncommitted pages.
  *
  * PAGEALLOC_CHECK_QUARANTINE: a freed block is decommitted (its memory goes
  * back to the system, its pages cannot be touched) and its addresses stay
@@ -323,6 +324,11 @@ struct pagealloc_misuse {
  * guarded block's whole reservation) or more than
  * PAGEALLOC_CHECK_QUARANTINE_BLOCKS blocks (each one to three kernel
  * mappings, well under Linux's vm.max_map_count of 65530).
+ *
+ * A decommit that fails may have left its range unmapped, and so open to
+ * anyone (see pagealloc_decommit): the checker then never unmaps that
+ * block's reservation, nor grows it in place again (address space leaked,
+ * not someone else's memory unmapped).
  *
  * Both options need the page allocator as backing (backing.vtable ==
  * pagealloc_page_allocator().vtable), since they work on its pages.

@@ -26,6 +26,7 @@ struct block {
     uintptr_t addr; /* 0: an empty slot */
     size_t len, align;
     size_t span; /* GUARD: the length of the block's reservation; else 0 */
+    bool in_doubt; /* a failed decommit left part of its range unknown */
     size_t depth;
     void *stack[PAGEALLOC_CHECK_STACK_DEPTH];
 };
@@ -323,9 +324,25 @@ static void *guard_alloc(size_t len, size_t alignment, size_t *span)
     return base + front;
 }
 
+/*
+ * Shrinks a guarded block: its tail becomes no-access first, so the guard
+ * holds whatever follows, then gives its memory back. A failed decommit may
+ * have left the tail unmapped, and so anyone's (os.h): the block is then in
+ * doubt, never grows in place again (old bytes could show) and its
+ * reservation is never unmapped.
+ */
+static bool guard_shrink(struct block *b, unsigned char *tail, size_t len)
+{
+    if (!pagealloc_protect(tail, len, PAGEALLOC_NO_ACCESS))
+        return false;
+    if (!b->in_doubt && !pagealloc_decommit(tail, len))
+        b->in_doubt = true;
+    return true;
+}
+
 /* Resizes a guarded block in place: commits or decommits its tail, keeping
  * one guard page after the end inside the reservation. */
-static bool guard_resize(const struct block *b, size_t new_len)
+static bool guard_resize(struct block *b, size_t new_len)
 {
     size_t page = pagealloc_page_size(), old_size, new_size;
     unsigned char *p = (unsigned char *)b->addr;
@@ -338,8 +355,8 @@ static bool guard_resize(const struct block *b, size_t new_len)
         return false;
     }
     if (new_size < old_size)
-        return pagealloc_decommit(p + new_size, old_size - new_size);
-    if (new_size > b->span - guard_front(b->align) - page) {
+        return guard_shrink(b, p + new_size, old_size - new_size);
+    if (new_size > old_size && (b->in_doubt || new_size > b->span - guard_front(b->align) - page)) {
         errno = ENOMEM;
         return false;
     }
@@ -354,9 +371,11 @@ static size_t footprint(const struct block *b)
     return b->span != 0 ? b->span : size;
 }
 
-/* Frees a block for good. */
+/* Frees a block for good; one in doubt is left alone (leaked). */
 static void release(const pagealloc_checked *c, const struct block *b)
 {
+    if (b->in_doubt)
+        return;
     if (b->span != 0)
         pagealloc_unmap((void *)(b->addr - guard_front(b->align)), b->span);
     else
@@ -371,11 +390,13 @@ static void release(const pagealloc_checked *c, const struct block *b)
 static void retire(pagealloc_checked *c, const struct block *b)
 {
     size_t size;
-    if (c->quarantine.cap == 0 || !page_round(b->len, &size) ||
-        !pagealloc_decommit((void *)b->addr, size)) {
+    if (c->quarantine.cap == 0 || b->in_doubt || !page_round(b->len, &size)) {
         release(c, b);
         return;
     }
+    /* A failed decommit may have left the block unmapped: leave it alone. */
+    if (!pagealloc_decommit((void *)b->addr, size))
+        return;
     pa_lock_acquire(&c->lock);
     ring_push(&c->quarantine, b);
     c->quarantine_bytes += footprint(b);
@@ -407,6 +428,7 @@ static void *guard_move(pagealloc_checked *c, struct block *b, size_t new_len)
     memcpy(q, (void *)b->addr, b->len < new_len ? b->len : new_len);
     retire(c, b);
     b->span = span;
+    b->in_doubt = false;
     return q;
 }
 
@@ -415,7 +437,7 @@ static void *guard_move(pagealloc_checked *c, struct block *b, size_t new_len)
 static void *checked_alloc(void *ctx, size_t len, size_t alignment)
 {
     pagealloc_checked *c = ctx;
-    struct block b = {0, len, alignment, 0, 1, {PA_CALLER()}};
+    struct block b = {0, len, alignment, 0, false, 1, {PA_CALLER()}};
     /* A stack walk costs more than the mmap + munmap budget allows (about
      * 2 us with glibc's backtrace): the whole stack only where the options
      * already cost system calls, else the calling frame alone. */
