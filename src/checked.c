@@ -327,7 +327,7 @@ static void *guard_alloc(size_t len, size_t alignment, size_t *span)
 /*
  * Shrinks a guarded block: its tail becomes no-access first, so the guard
  * holds whatever follows, then gives its memory back. A failed decommit may
- * have left the tail unmapped, and so anyone's (os.h): the block is then in
+ * have left the tail unmapped, and so anyone's: the block is then in
  * doubt, never grows in place again (old bytes could show) and its
  * reservation is never unmapped.
  */
@@ -356,7 +356,8 @@ static bool guard_resize(struct block *b, size_t new_len)
     }
     if (new_size < old_size)
         return guard_shrink(b, p + new_size, old_size - new_size);
-    if (new_size > old_size && (b->in_doubt || new_size > b->span - guard_front(b->align) - page)) {
+    size_t most = b->span - guard_front(b->align) - page; /* a guard page stays */
+    if (new_size > old_size && (b->in_doubt || new_size > most)) {
         errno = ENOMEM;
         return false;
     }
@@ -384,8 +385,8 @@ static void release(const pagealloc_checked *c, const struct block *b)
 
 /*
  * Gives up a block the caller no longer has: with QUARANTINE its pages are
- * decommitted and it waits, the oldest leaving past the limits; otherwise,
- * or if decommit fails, it is freed at once.
+ * decommitted and it waits, the oldest leaving past the limits; otherwise it
+ * is freed at once.
  */
 static void retire(pagealloc_checked *c, const struct block *b)
 {
