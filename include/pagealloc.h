@@ -233,10 +233,10 @@ PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);
 
 /*
  * An allocator over another one (its backing) that checks every call against
- * a table of its live blocks before passing it on, for debug builds or for a
- * sample of blocks in production. It is an ordinary pagealloc_allocator:
- * anything built on the vtable runs on it unchanged, with the results it
- * would get from the backing allocator.
+ * a table of its live blocks before passing it on: for debug builds, or in
+ * production for the part of a program routed through it. It is an ordinary
+ * pagealloc_allocator: anything built on the vtable runs on it unchanged,
+ * with the results it would get from the backing allocator.
  *
  * free, resize and remap must name a live block with exactly the length it
  * was last given (by alloc, resize or remap) and the alignment it was
@@ -260,7 +260,7 @@ typedef struct pagealloc_checked pagealloc_checked;
 
 enum pagealloc_misuse_kind {
     PAGEALLOC_MISUSE_UNKNOWN_POINTER = 1, /* not the start of a live block, not recently freed */
-    PAGEALLOC_MISUSE_DOUBLE_FREE,         /* a block freed already (free, resize or remap) */
+    PAGEALLOC_MISUSE_DOUBLE_FREE,         /* a block freed already, or moved by remap */
     PAGEALLOC_MISUSE_WRONG_LENGTH,        /* len is not the block's length */
     PAGEALLOC_MISUSE_WRONG_ALIGNMENT,     /* alignment is not the block's */
     PAGEALLOC_MISUSE_LEAK                 /* live at pagealloc_checked_destroy */
