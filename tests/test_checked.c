@@ -439,7 +439,9 @@ static void the_default_report_prints_one_line_and_aborts_but_for_leaks(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     CHECK(strncmp(out, "pagealloc checked: double free: free(0x", 39) == 0);
     CHECK(strstr(out, ", len 4096, alignment 1): the block is 4096 bytes") != NULL || page != 4096);
-    CHECK(strchr(out, '\n') == out + strlen(out) - 1);
+    /* One line (qemu-user adds its own about the signal). */
+    const char *nl = strchr(out, '\n');
+    CHECK(nl != NULL && (nl[1] == '\0' || support_under_qemu()));
     fputs(out, stdout); /* the line for the README */
     status = in_child(leak_with_default_report, out, sizeof out);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
