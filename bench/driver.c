@@ -630,7 +630,7 @@ int main(int argc, char **argv)
     printf("| alloc + free through the checked allocator (no options), ≤ 1.15× the page allocator "
            "| worst %.2f× | %s |\n",
            checker_cost, checker_cost <= 1.15 ? "met" : "missed");
-    printf("| alloc + free through the checked allocator with GUARD (no target: two system calls "
+    printf("| alloc + free through the checked allocator with GUARD (no target: one system call "
            "and a stack walk more) | worst %.2f× | – |\n", guard_cost);
     printf("| resident memory back to the start after churn | %+.1f MiB | %s |\n", kept,
            kept < 1.0 ? "met" : "missed");
