@@ -29,7 +29,8 @@ extern const size_t bench_contender_count;
  *   WORKER move      CONTENDER LEN            (grow by 2 MiB when blocked)
  *   WORKER threads   CONTENDER NTHREADS LEN ITERS
  *   WORKER churn     CONTENDER STEPS
- *   WORKER syscalls  pagealloc
+ *   WORKER reserve   CONTENDER LEN ITERS     (mmap = the raw calls, pagealloc)
+ *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
  * per operation from pagealloc_stats (-1 for other contenders), then up to
  * three workload-specific figures (churn: resident MiB at start, peak, end). */

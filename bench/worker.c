@@ -289,14 +289,62 @@ static void churn(size_t steps)
     out[6] = resident_mib();
 }
 
+/* ---- Reservations: reserve + commit + write + decommit + release -------- */
+
+/* The raw system calls: the floor. */
+static void reserve_cycle_raw(size_t len)
+{
+    int anon = MAP_PRIVATE | MAP_ANONYMOUS;
+    char *p = mmap(NULL, len, PROT_NONE, anon, -1, 0);
+    if (p == MAP_FAILED || mprotect(p, len, PROT_READ | PROT_WRITE) != 0)
+        die("reserve/commit");
+    p[0] = 1;
+    if (mmap(p, len, PROT_NONE, anon | MAP_FIXED, -1, 0) != p || munmap(p, len) != 0)
+        die("decommit/release");
+}
+
+static void reserve_cycle_pagealloc(size_t len)
+{
+    char *p = pagealloc_mapx(len, 1, PAGEALLOC_RESERVE);
+    if (p == NULL || !pagealloc_commit(p, len))
+        die("reserve/commit");
+    p[0] = 1;
+    if (!pagealloc_decommit(p, len))
+        die("decommit");
+    pagealloc_unmap(p, len);
+}
+
+/* The cycle in ten timed batches, as allocfree; only the "mmap" (raw calls)
+ * and "pagealloc" contenders have it. */
+static void reserve(size_t len, size_t iters)
+{
+    enum { BATCHES = 10 };
+    void (*cycle)(size_t) = counts_calls ? reserve_cycle_pagealloc : reserve_cycle_raw;
+    double t[BATCHES];
+    size_t per_batch = iters / BATCHES > 0 ? iters / BATCHES : 1;
+    for (size_t i = 0; i < iters / 4 + 10; i++)
+        cycle(len);
+    calls_begin();
+    for (int b = 0; b < BATCHES; b++) {
+        double t0 = now_ns();
+        for (size_t i = 0; i < per_batch; i++)
+            cycle(len);
+        t[b] = (now_ns() - t0) / (double)per_batch;
+    }
+    qsort(t, BATCHES, sizeof t[0], cmp_double);
+    out[0] = (t[BATCHES / 2 - 1] + t[BATCHES / 2]) / 2;
+    calls_end((double)(per_batch * BATCHES));
+}
+
 /* pagealloc's system calls for each kind of operation, one line each:
- * name, then mmap, munmap, mremap calls. */
+ * name, then mmap, munmap, mremap, mprotect calls. */
 static void report(const char *name, struct pagealloc_stats s0)
 {
     struct pagealloc_stats s = pagealloc_stats();
-    printf("%s %llu %llu %llu\n", name, (unsigned long long)(s.map_calls - s0.map_calls),
+    printf("%s %llu %llu %llu %llu\n", name, (unsigned long long)(s.map_calls - s0.map_calls),
            (unsigned long long)(s.unmap_calls - s0.unmap_calls),
-           (unsigned long long)(s.remap_calls - s0.remap_calls));
+           (unsigned long long)(s.remap_calls - s0.remap_calls),
+           (unsigned long long)(s.protect_calls - s0.protect_calls));
 }
 
 /* Occupies the page after [p, p + len) so that the block cannot grow in place. */
@@ -354,6 +402,21 @@ static void syscalls(void)
     pagealloc_unmap(q, 2 * big);
     if (b != NULL)
         munmap(b, page);
+
+    s0 = pagealloc_stats();
+    p = pagealloc_mapx(mib, 1, PAGEALLOC_RESERVE);
+    report("reserve", s0);
+    s0 = pagealloc_stats();
+    if (p == NULL || !pagealloc_commit(p, mib))
+        die("commit");
+    report("commit", s0);
+    s0 = pagealloc_stats();
+    if (!pagealloc_decommit(p, mib))
+        die("decommit");
+    report("decommit", s0);
+    s0 = pagealloc_stats();
+    pagealloc_unmap(p, mib);
+    report("release", s0);
 }
 
 int main(int argc, char **argv)
@@ -383,6 +446,9 @@ int main(int argc, char **argv)
         threads(arg_size(argv[3]), arg_size(argv[4]), arg_size(argv[5]));
     else if (strcmp(w, "churn") == 0 && argc == 4)
         churn(arg_size(argv[3]));
+    else if (strcmp(w, "reserve") == 0 && argc == 5 &&
+             (counts_calls || strcmp(c->name, "mmap") == 0))
+        reserve(arg_size(argv[3]), arg_size(argv[4]));
     else if (strcmp(w, "syscalls") == 0 && counts_calls) {
         syscalls();
         return 0;

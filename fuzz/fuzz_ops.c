@@ -1,12 +1,15 @@
 /*
  * A libFuzzer target with a shadow model: each input is a sequence of
- * operations (map, unmap, realloc in place or moving, the vtable's resize and
- * remap, calls with bad arguments, a neighbour page taken to force a move) on
- * a few blocks. The model knows each block's length, alignment and pattern;
- * after every step the target checks alignment, that bytes up to
- * min(len, new_len) are kept, that new pages read as zero, that in-place
- * results keep the address, and that bad calls fail with the documented
- * errno. At the end of each input everything is freed and /proc/self/maps
+ * operations (map or reserve, unmap, realloc in place or moving, the vtable's
+ * resize and remap, commit, decommit and protect of a run of pages, calls
+ * with bad arguments, a neighbour page taken to force a move) on a few
+ * blocks. The model knows each block's length, alignment and pattern, and the
+ * state of each of its pages (read-write, read-only, no access, reserved) and
+ * whether its bytes are the pattern or zero; after every step the target
+ * checks alignment, that kept bytes are kept, that new and recommitted pages
+ * read as zero, that each page's access is the model's (by touching it under
+ * a fault handler), that in-place results keep the address, and that bad
+ * calls fail with the documented errno. At the end of each input everything is freed and /proc/self/maps
  * must show none of the ranges the blocks ever occupied.
  */
 #define _GNU_SOURCE
@@ -20,13 +23,21 @@
 #include <sys/mman.h>
 
 enum { SLOTS = 6, MAX_STEPS = 64, MAX_RANGES = 4 * MAX_STEPS, MAX_PAGES = 1024 };
+enum { MAX_BLOCK_PAGES = MAX_PAGES + 2 };
+
+/* A page's access in the model, and what its bytes are. */
+enum access { RW, RO, NONE, RESERVED };
+enum content { PATTERN, ZERO, UNKNOWN };
 
 struct block {
     unsigned char *p;
     size_t len;
     size_t align;
     unsigned seed;
-    size_t valid; /* bytes [0, valid) hold the pattern */
+    size_t valid;  /* bytes [0, valid) hold the pattern where content says so */
+    bool varied;   /* some page was ever not read-write */
+    unsigned char access[MAX_BLOCK_PAGES];
+    unsigned char content[MAX_BLOCK_PAGES];
 };
 
 struct range {
@@ -106,11 +117,6 @@ NO_COVERAGE static bool pattern_range(unsigned char *p, size_t from, size_t to, 
 static void pattern_fill(unsigned char *p, size_t from, size_t to, unsigned seed)
 {
     pattern_range(p, from, to, seed, false);
-}
-
-static bool pattern_holds(unsigned char *p, size_t len, unsigned seed)
-{
-    return pattern_range(p, 0, len, seed, true);
 }
 
 NO_COVERAGE static bool all_zero(const unsigned char *p, size_t len)
@@ -226,31 +232,97 @@ static void note_range(unsigned char *p, size_t len)
     }
 }
 
+static size_t pages_of(size_t len)
+{
+    return rounded(len) / page;
+}
+
+/* Writes the pattern over [from, len) on read-write pages; bytes on other
+ * pages in that range are no longer known. */
 static void fill_from(struct block *b, size_t from)
 {
-    pattern_fill(b->p, from, b->len, b->seed);
+    for (size_t i = from / page; i < pages_of(b->len); i++) {
+        size_t lo = i * page > from ? i * page : from;
+        size_t hi = (i + 1) * page < b->len ? (i + 1) * page : b->len;
+        if (b->access[i] == RW) {
+            pattern_fill(b->p, lo, hi, b->seed);
+            b->content[i] = PATTERN;
+        } else if (b->access[i] != RESERVED) {
+            b->content[i] = UNKNOWN;
+        }
+    }
     b->valid = b->len;
 }
 
+/* Readable pages hold what the model says, up to `valid`. */
 static void check_contents(size_t slot)
 {
     struct block *b = &blocks[slot];
-    expect(pattern_holds(b->p, b->valid, b->seed), "pattern lost", slot);
+    for (size_t i = 0; i < pages_of(b->valid); i++) {
+        if (b->access[i] == NONE || b->access[i] == RESERVED)
+            continue;
+        size_t hi = (i + 1) * page < b->valid ? (i + 1) * page : b->valid;
+        if (b->content[i] == PATTERN)
+            expect(pattern_range(b->p, i * page, hi, b->seed, true), "pattern lost", slot);
+        else if (b->content[i] == ZERO)
+            expect(all_zero(b->p + i * page, page), "zero page not zero", slot);
+    }
 }
 
-static void do_map(struct input *in, size_t slot)
+/* Each page of [first, first + n) faults exactly as its access says. */
+static void check_access(size_t slot, size_t first, size_t n)
+{
+    struct block *b = &blocks[slot];
+    for (size_t i = first; i < first + n; i++) {
+        unsigned char *q = b->p + i * page;
+        bool readable = b->access[i] == RW || b->access[i] == RO;
+        expect(support_read_faults(q) != readable, "read access is not the model's", slot);
+        if (b->access[i] == RW) {
+            unsigned char old = q[0];
+            expect(!support_write_faults(q), "read-write page refused a write", slot);
+            q[0] = old;
+        } else {
+            expect(support_write_faults(q), "write to a page without write access", slot);
+        }
+    }
+}
+
+/* Zero read-write pages get the pattern, so the model keeps checking them. */
+static void refresh(struct block *b, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n; i++)
+        if (b->access[i] == RW && b->content[i] != PATTERN) {
+            size_t hi = (i + 1) * page < b->len ? (i + 1) * page : b->len;
+            pattern_fill(b->p, i * page, hi, b->seed);
+            b->content[i] = PATTERN;
+        }
+}
+
+/* A block from map, or with `reserve` from mapx(PAGEALLOC_RESERVE). */
+static void do_map(struct input *in, size_t slot, bool reserve)
 {
     struct block *b = &blocks[slot];
     size_t len = read_len(in), align = read_align(in);
-    unsigned char *p = pagealloc_map(len, align);
+    size_t mapped = pagealloc_stats().mapped_bytes;
+    unsigned char *p = reserve ? pagealloc_mapx(len, align, PAGEALLOC_RESERVE)
+                               : pagealloc_map(len, align);
     expect(p != NULL, "map failed", slot);
     expect(support_aligned(p, effective(align)), "map misaligned", slot);
-    expect(all_zero(p, rounded(len)), "new block not zero", slot);
+    expect(pagealloc_stats().mapped_bytes == mapped + rounded(len), "map not counted", slot);
     b->p = p;
     b->len = len;
     b->align = align;
     b->seed = byte(in);
+    b->varied = reserve;
+    memset(b->access, reserve ? RESERVED : RW, sizeof b->access);
+    memset(b->content, ZERO, sizeof b->content);
     note_range(p, len);
+    if (reserve) {
+        check_access(slot, 0, pages_of(len) < 4 ? pages_of(len) : 4);
+        b->valid = len;
+        return;
+    }
+    expect(all_zero(p, rounded(len)), "new block not zero", slot);
     fill_from(b, 0);
 }
 
@@ -298,7 +370,9 @@ static void do_resize(struct input *in, size_t slot, unsigned kind)
          * copying; the block must be untouched. */
         expect(rounded(new_len) > rounded(b->len), "shrink refused", slot);
         expect(kind == 2 || errno == ENOMEM, "refused growth without ENOMEM", slot);
-        expect(!may_move || !support_can_move(), "move refused where mremap exists", slot);
+        /* mremap cannot move a block of several mappings (pages that vary). */
+        expect(!may_move || !support_can_move() || b->varied, "move refused where mremap exists",
+               slot);
         expect(pagealloc_stats().mapped_bytes == mapped, "refusal changed the stats", slot);
         expect(range_mapped(b->p, rounded(b->len)), "refused block unmapped", slot);
         check_contents(slot);
@@ -321,9 +395,17 @@ static void do_resize(struct input *in, size_t slot, unsigned kind)
                "new pages not zero", slot);
     size_t keep = b->valid < new_len ? b->valid : new_len;
     bool moved = q != b->p;
+    size_t old_pages = pages_of(b->len);
     b->p = q;
     b->len = new_len;
     b->valid = keep;
+    /* New pages are read-write and zero; old ones keep their state. */
+    for (size_t i = old_pages; i < pages_of(new_len); i++) {
+        b->access[i] = RW;
+        b->content[i] = ZERO;
+    }
+    if (pages_of(new_len) > old_pages)
+        check_access(slot, old_pages, pages_of(new_len) - old_pages);
     check_contents(slot);
     /* Bytes between the old length and the end of its page keep whatever
      * was there; the model writes the pattern over them. */
@@ -344,12 +426,47 @@ static void do_unmap(size_t slot)
     release_taken(slot);
 }
 
+/* commit, decommit or protect of a run of the block's pages. */
+static void do_state(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t pages = pages_of(b->len);
+    size_t first = byte(in) % pages;
+    size_t n = 1 + byte(in) % (pages - first);
+    unsigned kind = byte(in) % 6;
+    static const unsigned protections[] = {PAGEALLOC_NO_ACCESS, PAGEALLOC_READ,
+                                           PAGEALLOC_READ | PAGEALLOC_WRITE,
+                                           PAGEALLOC_READ | PAGEALLOC_EXEC};
+    unsigned char *q = b->p + first * page;
+    errno = 0;
+    bool ok = kind == 0   ? pagealloc_commit(q, n * page - (byte(in) % page))
+              : kind == 1 ? pagealloc_decommit(q, n * page)
+                          : pagealloc_protect(q, n * page, protections[kind - 2]);
+    expect(ok, "commit, decommit or protect failed", slot);
+    for (size_t i = first; i < first + n; i++) {
+        unsigned char *a = &b->access[i], *c = &b->content[i];
+        if (kind == 1 || (*a == RESERVED && kind == 2)) {
+            /* Decommitted; or reserved pages stay so with no access. */
+            *a = RESERVED;
+            *c = ZERO;
+            continue;
+        }
+        if (*a == RESERVED)
+            *c = ZERO; /* commit, or (POSIX) protect, makes them zero pages */
+        *a = kind == 0 || kind == 4 ? RW : kind == 2 ? NONE : RO;
+    }
+    b->varied = b->varied || kind != 0;
+    check_access(slot, first, n);
+    check_contents(slot);
+    refresh(b, first, n);
+}
+
 /* Bad calls fail with the documented errno and change nothing. */
 static void do_bad_call(struct input *in, size_t slot)
 {
     struct block *b = &blocks[slot];
     size_t huge = SIZE_MAX - (size_t)byte(in);
-    unsigned kind = byte(in) % 8;
+    unsigned kind = byte(in) % 12;
     void *r = NULL;
     int want = EINVAL;
     errno = 0;
@@ -364,10 +481,16 @@ static void do_bad_call(struct input *in, size_t slot)
         r = b->p ? pagealloc_realloc(b->p, b->len, b->align, huge, true) : NULL;
         want = ENOMEM;
         break;
-    default: r = b->p ? pagealloc_realloc(b->p, b->len, 5, page, false) : NULL; break;
+    case 7: r = b->p ? pagealloc_realloc(b->p, b->len, 5, page, false) : NULL; break;
+    case 8: r = pagealloc_mapx(page, 1, 0x8u << (byte(in) % 28)); break;
+    case 9: r = pagealloc_commit(NULL, page) ? b->p : NULL; break;
+    case 10: r = b->p && pagealloc_decommit(b->p + 1, page) ? b->p : NULL; break;
+    default:
+        r = b->p && pagealloc_protect(b->p, page, PAGEALLOC_WRITE << (byte(in) % 2)) ? b->p : NULL;
+        break;
     }
     expect(r == NULL, "bad call succeeded", slot);
-    if (kind < 5 || b->p != NULL)
+    if (kind < 5 || kind == 8 || kind == 9 || b->p != NULL)
         expect(errno == want, "bad call: wrong errno", slot);
     if (b->p != NULL)
         check_contents(slot);
@@ -385,7 +508,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned op = byte(&in);
         size_t slot = (op >> 4) % SLOTS;
         if (blocks[slot].p == NULL) {
-            do_map(&in, slot);
+            do_map(&in, slot, (op & 8) != 0);
+            continue;
+        }
+        if (op & 8) {
+            do_state(&in, slot);
             continue;
         }
         switch (op % 8) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,9 +126,73 @@ static void map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Private writable memory the process has (what RLIMIT_DATA limits), from
+ * VmData in /proc/self/status. */
+static size_t data_used(void)
+{
+    unsigned long long kib = 0;
+    char line[128];
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmData: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return (size_t)kib << 10;
+}
+
+static void commit_refused(void)
+{
+    size_t gib = (size_t)1 << 30, headroom = (size_t)64 << 20;
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = data_used() + headroom;
+    CHECK(setrlimit(RLIMIT_DATA, &lim) == 0);
+    /* Reserved pages are not data: a reservation far past the limit works. */
+    unsigned char *p = pagealloc_mapx(gib, 1, PAGEALLOC_RESERVE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK_ERRNO(!pagealloc_commit(p, 2 * headroom), ENOMEM);
+    CHECK(support_read_faults(p) && support_read_faults(p + headroom));
+    /* Within the limit it works, and decommit gives the charge back. */
+    for (int round = 0; round < 4; round++) {
+        CHECK(pagealloc_commit(p, headroom / 2));
+        CHECK(support_all_zero(p, page));
+        support_fill(p, page, 2);
+        CHECK(pagealloc_decommit(p, headroom / 2));
+    }
+    pagealloc_unmap(p, gib);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+}
+
+/* RLIMIT_DATA limits private writable memory, which commit makes: in a child
+ * process, a commit past it fails with ENOMEM and the pages stay reserved.
+ * (valgrind emulates RLIMIT_DATA for brk only.) */
+static void commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved(void)
+{
+    if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+        printf("  skipped under valgrind, which does not apply RLIMIT_DATA to mmap\n");
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        commit_refused();
+        fflush(stdout);
+        _exit(check_failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
     RUN(map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS);
+    RUN(commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved);
     return check_done();
 }

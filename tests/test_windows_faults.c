@@ -172,6 +172,129 @@ static void a_refused_unmap_discards_the_memory_and_is_counted(void)
     CHECK(support_range_unmapped(p, gran));
 }
 
+/* ---- Reservations and page states ---------------------------------------- */
+
+static bool reserve_failing_call(size_t align, uint64_t k)
+{
+    size_t before = pagealloc_stats().mapped_bytes;
+    pa_fault_arm(PA_SYS_KINDS, k, 1, ENOMEM);
+    errno = 0;
+    unsigned char *p = pagealloc_mapx(3 * page, align, PAGEALLOC_RESERVE);
+    int err = errno;
+    bool failed = pa_fault_injected() != 0;
+    pa_fault_disarm();
+    if (p != NULL) {
+        MEMORY_BASIC_INFORMATION m;
+        CHECK(support_aligned(p, align > page ? align : page));
+        CHECK(VirtualQuery(p, &m, sizeof m) != 0 && m.State == MEM_RESERVE);
+        pagealloc_unmap(p, 3 * page);
+    } else {
+        CHECK(failed && err == ENOMEM);
+        CHECK(pagealloc_stats().mapped_bytes == before);
+    }
+    return failed;
+}
+
+static void reserve_failures_report_ENOMEM_and_leak_nothing(void)
+{
+    const size_t aligns[] = {1, gran, (size_t)1 << 20};
+    size_t baseline = support_mapped_bytes();
+    for (size_t i = 0; i < sizeof aligns / sizeof aligns[0]; i++) {
+        uint64_t k = 1;
+        while (k < MAX_CALLS && reserve_failing_call(aligns[i], k))
+            k++;
+        CHECK(k > 1 && k < MAX_CALLS);
+        CHECK(support_mapped_bytes() == baseline);
+    }
+}
+
+/* A page's state and protection, as one number to compare. */
+static unsigned long long page_state(const void *p)
+{
+    MEMORY_BASIC_INFORMATION m;
+    if (VirtualQuery(p, &m, sizeof m) == 0)
+        return 0;
+    return (unsigned long long)m.State << 32 | (m.State == MEM_COMMIT ? m.Protect : 0);
+}
+
+enum { STATE_PAGES = 64 };
+
+/* Pages [from, to) of p are all in their `before` states, or all in `after`. */
+static bool all_old_or_all_new(unsigned char *p, size_t from, size_t to,
+                               const unsigned long long *before, unsigned long long after)
+{
+    bool old = true, changed = true;
+    for (size_t i = from; i < to; i++) {
+        unsigned long long now = page_state(p + i * page);
+        old = old && now == before[i];
+        changed = changed && now == after;
+    }
+    return old || changed;
+}
+
+/* Runs `op` (0 commit, 1 decommit, 2 protect to no access) over the three
+ * reservations of a grown block, with call `k` failing: first page
+ * read-only, the rest of the first reservation read-write with a pattern,
+ * the other two decommitted. Each reservation's part of the range ends all
+ * as it was or all changed, and committed bytes stay. False once no call
+ * failed. */
+static bool state_op_failing_call(int op, uint64_t k)
+{
+    size_t len = 2 * gran + 5 * page, pages = len / page, half = gran / page / 2;
+    unsigned char *spacer = pagealloc_map(4 * gran, gran);
+    unsigned char *p = pagealloc_map(page, 1);
+    pagealloc_unmap(spacer, 4 * gran);
+    CHECK(p != NULL && pages <= STATE_PAGES);
+    if (p == NULL || pages > STATE_PAGES || pagealloc_realloc(p, page, 1, len, false) != p) {
+        pagealloc_unmap(p, page);
+        return false;
+    }
+    support_fill(p, gran, 4);
+    CHECK(pagealloc_decommit(p + gran, len - gran));
+    CHECK(pagealloc_protect(p, page, PAGEALLOC_READ));
+    unsigned long long before[STATE_PAGES];
+    for (size_t i = 0; i < pages; i++)
+        before[i] = page_state(p + i * page);
+    const unsigned long long after[] = {(unsigned long long)MEM_COMMIT << 32 | PAGE_READWRITE,
+                                        (unsigned long long)MEM_RESERVE << 32,
+                                        (unsigned long long)MEM_COMMIT << 32 | PAGE_NOACCESS};
+    pa_fault_arm(PA_SYS_KINDS, k, 1, ENOMEM);
+    errno = 0;
+    bool ok = op == 0   ? pagealloc_commit(p + half * page, len - half * page)
+              : op == 1 ? pagealloc_decommit(p + half * page, len - half * page)
+                        : pagealloc_protect(p + page, gran - page, PAGEALLOC_NO_ACCESS);
+    int err = errno;
+    bool failed = pa_fault_injected() != 0;
+    pa_fault_disarm();
+    CHECK(ok || (failed && err == ENOMEM));
+    if (op == 2) {
+        CHECK(all_old_or_all_new(p, 1, gran / page, before, after[op]));
+    } else {
+        CHECK(all_old_or_all_new(p, half, gran / page, before, after[op]));
+        CHECK(all_old_or_all_new(p, gran / page, 2 * gran / page, before, after[op]));
+        CHECK(all_old_or_all_new(p, 2 * gran / page, pages, before, after[op]));
+    }
+    CHECK(page_state(p) == before[0]);
+    if (page_state(p + page) == before[1])
+        CHECK(support_has_pattern(p, op == 1 ? half * page : gran, 4));
+    pagealloc_unmap(p, len);
+    return failed;
+}
+
+static void page_state_failures_report_ENOMEM_and_change_whole_reservations(void)
+{
+    size_t baseline = support_mapped_bytes();
+    for (int op = 0; op < 3; op++) {
+        uint64_t k = 1;
+        while (k < MAX_CALLS && state_op_failing_call(op, k))
+            k++;
+        printf("     %s: %u system calls failed in turn\n",
+               op == 0 ? "commit" : op == 1 ? "decommit" : "protect", (unsigned)(k - 1));
+        CHECK(k > 1 && k < MAX_CALLS);
+        CHECK(support_mapped_bytes() == baseline);
+    }
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -179,6 +302,8 @@ int main(void)
     RUN(realloc_failures_leave_the_block_intact_and_leak_nothing);
     RUN(map_failures_report_ENOMEM_and_leak_nothing);
     RUN(a_refused_unmap_discards_the_memory_and_is_counted);
+    RUN(reserve_failures_report_ENOMEM_and_leak_nothing);
+    RUN(page_state_failures_report_ENOMEM_and_change_whole_reservations);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
