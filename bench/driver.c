@@ -316,7 +316,8 @@ static void size_name(char *out, size_t n, size_t bytes)
         snprintf(out, n, "%zu KiB", bytes >> 10);
 }
 
-static struct group page_aligned, aligned, aligned_nowrite, grow, move, threads, churn, reserve;
+static struct group page_aligned, aligned, aligned_nowrite, grow, move, threads, churn, reserve,
+    checked;
 static struct group huge_fill, huge_prefault, huge_grow;
 
 /* Worst ratio of contender k to the floor over a group's rows. */
@@ -656,6 +657,19 @@ int main(int argc, char **argv)
     }
     run(g);
 
+    /* alloc + touch + free through the checked allocator, page-aligned */
+    g = &checked;
+    *g = (struct group){.id = "checked", .workload = "allocfree", .reps = 21, .rows = 3};
+    static const char *const checked_names[] = {"mmap", "pagealloc", "pagealloc+checked",
+                                                "pagealloc+guard"};
+    set_contenders(g, checked_names, 4);
+    for (int i = 0; i < 3; i++) {
+        size_t len = (size_t)4096 << (4 * i);
+        size_name(g->row_name[i], sizeof g->row_name[i], len);
+        snprintf(g->args[i], sizeof g->args[i], "%zu 4096 1000", len);
+        g->row_value[i] = (double)len;
+    }
+    run(g);
     run_huge_groups();
 
     /* ---- the report ---- */
@@ -738,6 +752,12 @@ int main(int argc, char **argv)
                stat(c, 0, NULL, NULL) / 1000, s0, peak, end, end - s0);
     }
 
+    printf("\n### alloc + write one byte + free through the checked allocator, page-aligned "
+           "(µs per operation)\n\n`pagealloc+checked` is the checked allocator without options "
+           "over the page allocator: a table lookup under a lock and the calling frame per block; "
+           "`pagealloc+guard` adds guard pages: a reservation and a commit (`mmap` + "
+           "`mprotect`) per alloc, and a walk of the allocating stack.\n\n");
+    print_table(&checked, "size", 1000);
     print_huge_groups();
 
     /* pagealloc's system calls per operation, counted by its stats */
@@ -768,6 +788,14 @@ int main(int argc, char **argv)
     double move_gain = 1 / ratio(&move, 1, find(&move, "pagealloc"));
     double pa_page = worst_ratio(&page_aligned, find(&page_aligned, "pagealloc"));
     double pa_aligned = worst_ratio(&aligned, find(&aligned, "pagealloc"));
+    double checker_cost = 0, guard_cost = 0;
+    for (int row = 0; row < checked.rows; row++) {
+        int base = find(&checked, "pagealloc");
+        double r = ratio_to(&checked, row, find(&checked, "pagealloc+checked"), base);
+        double rg = ratio_to(&checked, row, find(&checked, "pagealloc+guard"), base);
+        checker_cost = r > checker_cost ? r : checker_cost;
+        guard_cost = rg > guard_cost ? rg : guard_cost;
+    }
     int kc = find(&churn, "pagealloc");
     double kept = stat(&churn.cell[0][kc], 6, NULL, NULL) - stat(&churn.cell[0][kc], 4, NULL, NULL);
     printf("\n### targets\n\n| target | measured | |\n|---|---|---|\n");
@@ -794,6 +822,11 @@ int main(int argc, char **argv)
     printf("| one system call for alloc, free, aligned alloc, shrink, grow, reserve, commit, "
            "decommit, release | %d of %d | %s |\n",
            total_ok, total, total_ok == total && total > 0 ? "met" : "missed");
+    printf("| alloc + free through the checked allocator (no options), ≤ 1.15× the page allocator "
+           "| worst %.2f× | %s |\n",
+           checker_cost, checker_cost <= 1.15 ? "met" : "missed");
+    printf("| alloc + free through the checked allocator with GUARD (no target: one system call "
+           "and a stack walk more) | worst %.2f× | – |\n", guard_cost);
     printf("| resident memory back to the start after churn | %+.1f MiB | %s |\n", kept,
            kept < 1.0 ? "met" : "missed");
     fclose(csv);

@@ -111,6 +111,37 @@ static void *pa_copy_grow(void *p, size_t len, size_t new_len)
     return q;
 }
 
+/* The checked allocator over the page allocator, made on first use. */
+static pagealloc_allocator checked(unsigned options)
+{
+    static pagealloc_checked *c[2];
+    if (c[options != 0] == NULL)
+        c[options != 0] = pagealloc_checked_create(pagealloc_page_allocator(), options, NULL, NULL);
+    return pagealloc_checked_allocator(c[options != 0]);
+}
+
+static void *checked_alloc(size_t len, size_t align)
+{
+    return pagealloc_alloc(checked(0), len, align);
+}
+
+/* The checker wants the alignment of the alloc: the rows that run it are
+ * page-aligned. */
+static void checked_free(void *p, size_t len)
+{
+    pagealloc_free(checked(0), p, len, pagealloc_page_size());
+}
+
+static void *guarded_alloc(size_t len, size_t align)
+{
+    return pagealloc_alloc(checked(PAGEALLOC_CHECK_GUARD), len, align);
+}
+
+static void guarded_free(void *p, size_t len)
+{
+    pagealloc_free(checked(PAGEALLOC_CHECK_GUARD), p, len, pagealloc_page_size());
+}
+
 static void *glibc_alloc(size_t len, size_t align)
 {
     return aligned_alloc(align, len);
@@ -137,5 +168,7 @@ const struct contender bench_contenders[] = {
     {"glibc", glibc_alloc, glibc_free, glibc_grow},
     {"pagealloc-huge", pa_huge_alloc, pa_free, pa_grow},
     {"resident", pa_resident_alloc, pa_free, NULL},
+    {"pagealloc+checked", checked_alloc, checked_free, NULL},
+    {"pagealloc+guard", guarded_alloc, guarded_free, NULL},
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];

@@ -312,6 +312,130 @@ struct pagealloc_stats {
 
 PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);
 
+/* ---- The checked allocator --------------------------------------------- */
+
+/*
+ * An allocator over another one (its backing) that checks every call against
+ * a table of its live blocks before passing it on: for debug builds, or in
+ * production for the part of a program routed through it. It is an ordinary
+ * pagealloc_allocator: anything built on the vtable runs on it unchanged,
+ * with the results it would get from the backing allocator.
+ *
+ * free, resize and remap must name a live block with exactly the length it
+ * was last given (by alloc, resize or remap) and the alignment it was
+ * allocated with. Anything else is a misuse: the checker calls `report` and
+ * does not pass the call on, so the backing allocator never sees an unknown
+ * pointer, a second free, a wrong length or a wrong alignment. When report
+ * returns, the call fails as a failed call would (alloc and remap: NULL;
+ * resize: false; free: nothing) with errno EINVAL, and the caller's block is
+ * untouched and still live. free(NULL) does nothing, as the page allocator's.
+ * A misuse is reported once per call, in this order: UNKNOWN_POINTER or
+ * DOUBLE_FREE, then WRONG_LENGTH, then WRONG_ALIGNMENT.
+ *
+ * A second free is told apart from an unknown pointer by a history of the
+ * last PAGEALLOC_CHECK_HISTORY frees (and, with QUARANTINE, every block in
+ * the quarantine). A second free of a block the history has forgotten is
+ * reported as UNKNOWN_POINTER, with block_len 0; without QUARANTINE the
+ * system may meanwhile have handed the same address out again, and a free of
+ * the new block with its length is then not a misuse at all.
+ */
+typedef struct pagealloc_checked pagealloc_checked;
+
+enum pagealloc_misuse_kind {
+    PAGEALLOC_MISUSE_UNKNOWN_POINTER = 1, /* not the start of a live block, not recently freed */
+    PAGEALLOC_MISUSE_DOUBLE_FREE,         /* a block freed already, or moved by remap */
+    PAGEALLOC_MISUSE_WRONG_LENGTH,        /* len is not the block's length */
+    PAGEALLOC_MISUSE_WRONG_ALIGNMENT,     /* alignment is not the block's */
+    PAGEALLOC_MISUSE_LEAK                 /* live at pagealloc_checked_destroy */
+};
+
+/* How many frees the history remembers, besides the quarantine. */
+#define PAGEALLOC_CHECK_HISTORY 256
+
+/* How many frames of the allocating call's stack a report can name. */
+#define PAGEALLOC_CHECK_STACK_DEPTH 8
+
+struct pagealloc_misuse {
+    enum pagealloc_misuse_kind kind;
+    void *ptr;                         /* as the caller passed them */
+    size_t len, alignment;
+    size_t block_len, block_alignment; /* as the block really is (0 when unknown) */
+    /* Beyond the issue's fields: the call that was wrong ("free", "resize",
+     * "remap", or "destroy" for a leak), and where the block was allocated,
+     * as return addresses, innermost first, starting at the call to alloc.
+     * With an option, up to PAGEALLOC_CHECK_STACK_DEPTH frames where the
+     * system can walk the stack (glibc's backtrace, Windows); without, or
+     * elsewhere, the calling frame alone (a stack walk would cost more than
+     * the mmap + munmap it checks). stack_depth is 0 when the block is
+     * unknown or the compiler cannot say. Valid during the report only. */
+    const char *call;
+    void *const *stack;
+    size_t stack_depth;
+};
+
+/* Options for pagealloc_checked_create, OR-ed together. */
+#define PAGEALLOC_CHECK_GUARD 0x1u      /* a no-access guard page before and after every block */
+#define PAGEALLOC_CHECK_QUARANTINE 0x2u /* freed blocks stay reserved and no-access for a while */
+
+/* The quarantine's limits. */
+#define PAGEALLOC_CHECK_QUARANTINE_BYTES ((size_t)1 << 30)
+#define PAGEALLOC_CHECK_QUARANTINE_BLOCKS 4096
+
+/*
+ * Makes a checker over `backing`. report(report_ctx, m) is called, from the
+ * thread that made the call, for each misuse and at destroy for each leak;
+ * it must not call this checker. report == NULL means: print one line naming
+ * the misuse, the addresses and the lengths to stderr, then abort() (a leak
+ * is printed and does not abort).
+ *
+ * PAGEALLOC_CHECK_GUARD: each block sits in a reservation of its own
+ * (pagealloc_mapx with PAGEALLOC_RESERVE; only its pages are committed),
+ * between no-access pages: the block starts right after one, and its last
+ * page is followed by one, so that a block whose length is a multiple of the
+ * page size ends exactly at a guard. Touching a byte before the block or past
+ * its last page faults. The reservation leaves room after the block (up to
+ * its own length, at most 64 MiB) for resize to grow in place by committing
+ * more pages; a remap past that room moves the block into a new guarded
+ * reservation by copying. A shrink makes the tail no-access, then
+ * decommits it. Windows: guards are reserved, uncommitted pages.
+ *
+ * PAGEALLOC_CHECK_QUARANTINE: a freed block is decommitted (its memory goes
+ * back to the system, its pages cannot be touched) and its addresses stay
+ * reserved, so that a use after free faults and its addresses are not handed
+ * out again. The oldest blocks leave the quarantine (are really freed) when
+ * it holds more than PAGEALLOC_CHECK_QUARANTINE_BYTES of address space (a
+ * guarded block's whole reservation) or more than
+ * PAGEALLOC_CHECK_QUARANTINE_BLOCKS blocks (each one to three kernel
+ * mappings, well under Linux's vm.max_map_count of 65530).
+ *
+ * A decommit that fails may have left its range unmapped, and so open to
+ * anyone (see pagealloc_decommit): the checker then never unmaps that
+ * block's reservation, nor grows it in place again (address space leaked,
+ * not someone else's memory unmapped).
+ *
+ * Both options need the page allocator as backing (backing.vtable ==
+ * pagealloc_page_allocator().vtable), since they work on its pages.
+ * Errors: NULL with EINVAL for an unknown option bit or an option whose
+ * backing is not the page allocator; ENOMEM when the table cannot be mapped.
+ * The table and history are mapped with pagealloc_map, never malloc, so a
+ * malloc replacement may sit on top of the checker.
+ */
+PAGEALLOC_API pagealloc_checked *
+pagealloc_checked_create(pagealloc_allocator backing, unsigned options,
+                         void (*report)(void *ctx, const struct pagealloc_misuse *m),
+                         void *report_ctx);
+
+/* The allocator whose calls are checked; valid until destroy. Thread-safe. */
+PAGEALLOC_API pagealloc_allocator pagealloc_checked_allocator(pagealloc_checked *c);
+
+/*
+ * Reports each block still live as PAGEALLOC_MISUSE_LEAK, frees it through
+ * the backing allocator, empties the quarantine and frees the checker.
+ * Returns the number of leaks. No other thread may use the checker then.
+ * destroy(NULL) returns 0.
+ */
+PAGEALLOC_API size_t pagealloc_checked_destroy(pagealloc_checked *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,8 @@
 /* The allocator interface: the page allocator's vtable, and an arena built
- * on any vtable and offering one itself, to show the interface composes. */
+ * on any vtable and offering one itself, to show the interface composes.
+ * Built a second time with PAGEALLOC_TEST_ON_CHECKED: the same tests on the
+ * checked allocator over the page allocator, which must give the same
+ * results and report nothing. */
 #include "check.h"
 #include "pagealloc.h"
 #include "support.h"
@@ -9,9 +12,24 @@
 
 static size_t page;
 
+#ifndef PAGEALLOC_TEST_ON_CHECKED
+#define PAGEALLOC_TEST_ON_CHECKED 0
+#endif
+
+static pagealloc_allocator tested;
+static size_t mapped_base; /* the checker's own table and history */
+static int misuses;
+
+static void count_misuse(void *ctx, const struct pagealloc_misuse *m)
+{
+    (void)ctx;
+    fprintf(stderr, "misuse %d in %s\n", (int)m->kind, m->call);
+    misuses++;
+}
+
 static void page_allocator_entries_are_map_realloc_and_unmap(void)
 {
-    pagealloc_allocator a = pagealloc_page_allocator();
+    pagealloc_allocator a = tested;
     unsigned char *p = pagealloc_alloc(a, 3 * page, 1);
     CHECK(p != NULL && support_aligned(p, page));
     if (p == NULL)
@@ -118,7 +136,7 @@ static const pagealloc_vtable arena_vtable = {arena_alloc, arena_resize, arena_r
 
 static void an_arena_on_the_vtable_serves_and_releases_everything(void)
 {
-    struct arena ar = {pagealloc_page_allocator(), NULL, 0, 0};
+    struct arena ar = {tested, NULL, 0, 0};
     pagealloc_allocator a = {&ar, &arena_vtable};
     enum { N = 2000 };
     static unsigned char *items[N];
@@ -140,9 +158,9 @@ static void an_arena_on_the_vtable_serves_and_releases_everything(void)
         for (size_t j = 0; j < lens[i]; j++)
             intact = intact && items[i][j] == (unsigned char)(i & 0xff);
     CHECK(intact);
-    CHECK(pagealloc_stats().mapped_bytes > 0);
+    CHECK(pagealloc_stats().mapped_bytes > mapped_base);
     arena_release(&ar);
-    CHECK(pagealloc_stats().mapped_bytes == 0);
+    CHECK(pagealloc_stats().mapped_bytes == mapped_base);
     CHECK(support_range_unmapped(items[0], 1));
     CHECK(support_range_unmapped(items[N - 1], 1));
 }
@@ -150,8 +168,19 @@ static void an_arena_on_the_vtable_serves_and_releases_everything(void)
 int main(void)
 {
     page = pagealloc_page_size();
+    pagealloc_checked *c = NULL;
+    tested = pagealloc_page_allocator();
+    if (PAGEALLOC_TEST_ON_CHECKED) {
+        c = pagealloc_checked_create(tested, 0, count_misuse, NULL);
+        CHECK(c != NULL);
+        if (c == NULL)
+            return check_done();
+        tested = pagealloc_checked_allocator(c);
+        mapped_base = pagealloc_stats().mapped_bytes;
+    }
     RUN(page_allocator_entries_are_map_realloc_and_unmap);
     RUN(an_arena_on_the_vtable_serves_and_releases_everything);
+    CHECK(pagealloc_checked_destroy(c) == 0 && misuses == 0);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }

@@ -1,0 +1,279 @@
+/* The checked allocator's guard pages and quarantine, checked by touching:
+ * a byte before a block or past its last page faults, a freed block faults
+ * while it is in the quarantine, and the quarantine stays within its limits. */
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static size_t page;
+static size_t misuses;
+static struct pagealloc_misuse last;
+
+static void *last_stack[PAGEALLOC_CHECK_STACK_DEPTH];
+
+/* The stack is valid during the call only: it is copied. */
+static void collect(void *ctx, const struct pagealloc_misuse *m)
+{
+    (void)ctx;
+    misuses++;
+    last = *m;
+    for (size_t i = 0; i < m->stack_depth && i < PAGEALLOC_CHECK_STACK_DEPTH; i++)
+        last_stack[i] = m->stack[i];
+    last.stack = last_stack;
+}
+
+static pagealloc_checked *checker;
+
+static pagealloc_allocator make(unsigned options)
+{
+    misuses = 0;
+    checker = pagealloc_checked_create(pagealloc_page_allocator(), options, collect, NULL);
+    CHECK(checker != NULL);
+    return pagealloc_checked_allocator(checker);
+}
+
+/* The page at p is held with no access (a guard), not an unmapped hole that
+ * another mapping could fill; qemu-user's maps may not say (-1). */
+static bool held_no_access(const void *p)
+{
+    int access = support_page_access(p);
+    return access == 0 || (access == -1 && support_under_qemu());
+}
+
+/* The bytes just inside [p, p + len) can be written (and are put back); the
+ * ones just outside fault. */
+static bool guarded_exactly(unsigned char *p, size_t len)
+{
+    size_t end = (len + page - 1) / page * page;
+    unsigned char first = p[0], last_byte = p[len - 1], end_byte = p[end - 1];
+    bool inside = !support_write_faults(p) && !support_write_faults(p + len - 1) &&
+                  !support_write_faults(p + end - 1);
+    p[0] = first, p[len - 1] = last_byte, p[end - 1] = end_byte;
+    return inside && support_read_faults(p - 1) && support_write_faults(p - 1) &&
+           support_read_faults(p + end) && support_write_faults(p + end) &&
+           held_no_access(p - 1) && held_no_access(p + end);
+}
+
+static void guard_pages_sit_right_before_and_after_each_block(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = pagealloc_alloc(a, 2 * page, 1);
+    unsigned char *q = pagealloc_alloc(a, page + 1, 1);
+    unsigned char *r = pagealloc_alloc(a, 3 * page, 16 * page);
+    CHECK(p != NULL && q != NULL && r != NULL);
+    if (p == NULL || q == NULL || r == NULL)
+        return;
+    CHECK(support_aligned(p, page) && support_aligned(r, 16 * page));
+    CHECK(support_all_zero(p, 2 * page) && support_all_zero(r, 3 * page));
+    CHECK(guarded_exactly(p, 2 * page)); /* page-multiple: its end meets the guard */
+    CHECK(guarded_exactly(q, page + 1));
+    CHECK(guarded_exactly(r, 3 * page));
+    pagealloc_free(a, p, 2 * page, 1);
+    pagealloc_free(a, q, page + 1, 1);
+    pagealloc_free(a, r, 3 * page, 16 * page);
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+static void growth_and_shrinking_keep_the_guards(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = pagealloc_alloc(a, 4 * page, 1);
+    support_fill(p, 4 * page, 9);
+    /* In place within the room the reservation keeps after the block. */
+    CHECK(pagealloc_resize(a, p, 4 * page, 1, 6 * page));
+    CHECK(support_has_pattern(p, 4 * page, 9) && support_all_zero(p + 4 * page, 2 * page));
+    CHECK(guarded_exactly(p, 6 * page));
+    CHECK(pagealloc_resize(a, p, 6 * page, 1, 2 * page));
+    CHECK(support_has_pattern(p, 2 * page, 9) && guarded_exactly(p, 2 * page));
+    /* Past the room: resize refuses, remap moves the block by copying. */
+    CHECK_ERRNO(!pagealloc_resize(a, p, 2 * page, 1, 64 * page), ENOMEM);
+    unsigned char *q = pagealloc_remap(a, p, 2 * page, 1, 64 * page);
+    CHECK(q != NULL && q != p);
+    if (q == NULL)
+        return;
+    CHECK(support_has_pattern(q, 2 * page, 9) && support_all_zero(q + 2 * page, 62 * page));
+    CHECK(guarded_exactly(q, 64 * page));
+    pagealloc_free(a, q, 64 * page, 1);
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* Not inlined, and doing work after the call, so that its return address is
+ * in this function. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void *allocate_here(pagealloc_allocator a)
+{
+    void *p = pagealloc_alloc(a, page, 1);
+    if (p != NULL)
+        memset(p, 1, 1);
+    return p;
+}
+
+/* With an option, where the C library can walk the stack (glibc's
+ * backtrace, Windows), a report names the allocating stack, not only the
+ * calling frame. */
+static void reports_name_the_allocating_stack(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = allocate_here(a);
+    pagealloc_free(a, p, 2 * page, 1);
+    uintptr_t from = (uintptr_t)allocate_here;
+    bool found = false;
+    for (size_t i = 0; i < last.stack_depth && i < PAGEALLOC_CHECK_STACK_DEPTH; i++)
+        found = found || ((uintptr_t)last.stack[i] > from && (uintptr_t)last.stack[i] < from + 256);
+    CHECK(misuses == 1 && found == (last.stack_depth > 0));
+    CHECK(PAGEALLOC_TEST_HAVE_STACK ? last.stack_depth > 1 : last.stack_depth == 1);
+    pagealloc_free(a, p, page, 1);
+    CHECK(pagealloc_checked_destroy(checker) == 0);
+}
+
+static void a_misuse_of_a_guarded_block_leaves_it_guarded(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
+    unsigned char *p = pagealloc_alloc(a, page, 1);
+    support_fill(p, page, 4);
+    pagealloc_free(a, p, 2 * page, 1);
+    CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_WRONG_LENGTH && last.block_len == page);
+    CHECK(support_has_pattern(p, page, 4) && guarded_exactly(p, page));
+    pagealloc_free(a, p, page, 1);
+    CHECK(misuses == 1 && pagealloc_checked_destroy(checker) == 0);
+}
+
+static void a_use_after_free_faults_under_quarantine(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_QUARANTINE);
+    unsigned char *p = pagealloc_alloc(a, 8 * page, 1);
+    support_fill(p, 8 * page, 2);
+    pagealloc_free(a, p, 8 * page, 1);
+    CHECK(support_read_faults(p) && support_read_faults(p + 8 * page - 1));
+    CHECK(support_write_faults(p + 3 * page));
+    size_t resident = support_resident_pages(p, 8 * page);
+    CHECK(resident == 0 || resident == SIZE_MAX); /* the memory went back */
+    /* Its addresses are not handed out again while it waits. */
+    for (int i = 0; i < 50; i++) {
+        unsigned char *q = pagealloc_alloc(a, 8 * page, 1);
+        CHECK(q != NULL && (q + 8 * page <= p || q >= p + 8 * page));
+        pagealloc_free(a, q, 8 * page, 1);
+    }
+    CHECK(support_read_faults(p));
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+static void a_block_moved_by_remap_faults_at_its_old_address(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
+    unsigned char *p = pagealloc_alloc(a, page, 1);
+    unsigned char *q = pagealloc_remap(a, p, page, 1, 100 * page);
+    CHECK(q != NULL && q != p && support_read_faults(p));
+    pagealloc_free(a, p, page, 1);
+    CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_DOUBLE_FREE);
+    pagealloc_free(a, q, 100 * page, 1);
+    CHECK(misuses == 1 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* The quarantine remembers more than the history: a second free long after
+ * is still a double free. */
+static void a_quarantined_block_is_a_double_free_long_after(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_QUARANTINE);
+    void *p = pagealloc_alloc(a, page, 1);
+    pagealloc_free(a, p, page, 1);
+    for (int i = 0; i < 2 * PAGEALLOC_CHECK_HISTORY; i++)
+        pagealloc_free(a, pagealloc_alloc(a, page, 1), page, 1);
+    pagealloc_free(a, p, page, 1);
+    CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_DOUBLE_FREE && last.block_len == page);
+    CHECK(pagealloc_checked_destroy(checker) == 0);
+}
+
+/* The number of the process's kernel mappings, or SIZE_MAX where there is
+ * no /proc/self/maps to count them in. */
+static size_t mapping_count(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return SIZE_MAX;
+    size_t n = 0;
+    for (int ch; (ch = fgetc(f)) != EOF;)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Frees n blocks of len bytes, one at a time; returns the largest address
+ * space the process held (pagealloc_stats) above `base` along the way. */
+static size_t churn(pagealloc_allocator a, size_t n, size_t len, size_t base)
+{
+    size_t most = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *p = pagealloc_alloc(a, len, 1);
+        CHECK(p != NULL);
+        if (p == NULL)
+            break;
+        p[0] = 1;
+        pagealloc_free(a, p, len, 1);
+        size_t now = pagealloc_stats().mapped_bytes - base;
+        most = now > most ? now : most;
+    }
+    return most;
+}
+
+static void the_quarantine_keeps_to_its_limits_under_a_long_churn(void)
+{
+    size_t base = pagealloc_stats().mapped_bytes;
+    size_t maps0 = mapping_count();
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
+    size_t self = pagealloc_stats().mapped_bytes - base;
+    /* Small blocks: the count limit. Each reserves 4 pages of address space
+     * (guard, block, room to grow, guard), in one to three kernel mappings. */
+    size_t most = churn(a, 2 * PAGEALLOC_CHECK_QUARANTINE_BLOCKS, page, base);
+    size_t maps1 = mapping_count();
+    most = churn(a, 2 * PAGEALLOC_CHECK_QUARANTINE_BLOCKS, page, base);
+    size_t maps2 = mapping_count();
+    CHECK(most <= self + PAGEALLOC_CHECK_QUARANTINE_BLOCKS * 4 * page + 64 * page);
+    CHECK(most >= PAGEALLOC_CHECK_QUARANTINE_BLOCKS * 4 * page); /* it did fill up */
+    if (maps0 != SIZE_MAX) {
+        CHECK(maps1 <= maps0 + 3 * PAGEALLOC_CHECK_QUARANTINE_BLOCKS + 64);
+        CHECK(maps2 <= maps1 + 64); /* no growth once full */
+    }
+    /* Large blocks: the address-space limit (each reserves about 16 MiB). */
+    size_t len = (size_t)8 << 20;
+    most = churn(a, 2 * PAGEALLOC_CHECK_QUARANTINE_BYTES / len, len, base);
+    CHECK(most <= self + PAGEALLOC_CHECK_QUARANTINE_BYTES + 4 * len);
+    CHECK(most >= PAGEALLOC_CHECK_QUARANTINE_BYTES / 2); /* it did fill up */
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+    CHECK(pagealloc_stats().mapped_bytes == base);
+}
+
+static void destroy_empties_the_quarantine_and_frees_leaks(void)
+{
+    size_t base = pagealloc_stats().mapped_bytes;
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
+    unsigned char *p = pagealloc_alloc(a, page, 1);
+    unsigned char *q = pagealloc_alloc(a, 2 * page, 1);
+    pagealloc_free(a, p, page, 1);
+    CHECK(pagealloc_checked_destroy(checker) == 1);
+    CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_LEAK && last.ptr == q);
+    CHECK(support_range_unmapped(p - page, 3 * page) && support_range_unmapped(q - page, 4 * page));
+    CHECK(pagealloc_stats().mapped_bytes == base);
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    RUN(guard_pages_sit_right_before_and_after_each_block);
+    RUN(growth_and_shrinking_keep_the_guards);
+    RUN(reports_name_the_allocating_stack);
+    RUN(a_misuse_of_a_guarded_block_leaves_it_guarded);
+    RUN(a_use_after_free_faults_under_quarantine);
+    RUN(a_block_moved_by_remap_faults_at_its_old_address);
+    RUN(a_quarantined_block_is_a_double_free_long_after);
+    RUN(the_quarantine_keeps_to_its_limits_under_a_long_churn);
+    RUN(destroy_empties_the_quarantine_and_frees_leaks);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+    return check_done();
+}
