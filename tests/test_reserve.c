@@ -193,12 +193,14 @@ static void protect_changes_access_and_keeps_the_bytes(void)
     CHECK(pagealloc_protect(p, len, PAGEALLOC_NO_ACCESS));
     CHECK(untouchable(p, len));
     /* No access keeps the memory, unlike decommit. Windows takes no-access
-     * pages out of the working set, but they stay committed. */
+     * pages out of the working set, but they stay committed; qemu's mincore
+     * cannot see PROT_NONE pages. */
 #ifdef _WIN32
     CHECK(!support_range_given_back(p, len));
     (void)resident;
 #else
-    CHECK(support_resident_pages(p, len) == resident);
+    size_t kept = support_resident_pages(p, len);
+    CHECK(kept == resident || (kept == SIZE_MAX && support_under_qemu()));
 #endif
     CHECK(pagealloc_protect(p, len, PAGEALLOC_READ | PAGEALLOC_WRITE));
     CHECK(support_has_pattern(p, len, 21));
@@ -339,9 +341,10 @@ static void reserving_64_GiB_commits_here_and_there_and_leaves_nothing(void)
         return;
     }
     size_t len = (size_t)64 << 30, step = (size_t)1 << 30;
-    if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
-        /* valgrind's own address-space manager holds less than 64 GiB. */
-        printf("  under valgrind: 8 GiB instead of 64\n");
+    if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL || support_under_qemu()) {
+        /* valgrind's own address-space manager holds less than 64 GiB;
+         * qemu-user 7.2 spins on a fault in a reservation that large. */
+        printf("  under valgrind or qemu: 8 GiB instead of 64\n");
         len = (size_t)8 << 30;
     }
     size_t mapped_before = support_mapped_bytes(), charged_before = committed_as();
@@ -482,9 +485,20 @@ static void grow_may_move(const enum state *st)
     grow_keeps_states(st, true, false);
 }
 
+/* qemu-user 7.2 moves a block of several mappings that the kernel refuses
+ * to move (EFAULT), then gives its pages wrong access and spins on the
+ * next fault: under qemu only blocks of one state are moved. */
+static bool one_state(const enum state *st)
+{
+    for (size_t i = 1; i < OLD; i++)
+        if (st[i] != st[0])
+            return false;
+    return true;
+}
+
 static void grow_must_move(const enum state *st)
 {
-    if (support_granularity() == page)
+    if (support_granularity() == page && (one_state(st) || !support_under_qemu()))
         grow_keeps_states(st, true, true);
 }
 
@@ -572,11 +586,13 @@ int main(void)
     RUN(a_guard_page_faults_one_byte_past_the_end);
     RUN(code_written_then_made_read_exec_runs);
     RUN(unmap_releases_a_block_whatever_its_pages_states);
-    RUN(reserving_64_GiB_commits_here_and_there_and_leaves_nothing);
     RUN(growth_adds_read_write_pages_and_keeps_the_old_states);
     RUN(a_move_keeps_the_old_states_or_fails_with_the_block_untouched);
     RUN(a_shrink_gives_the_tail_back_whatever_its_state);
     RUN(stats_count_protection_changes);
     RUN(reserve_commit_decommit_release_are_one_system_call_each);
+    /* Last: under qemu-user a freed hole this large makes its later
+     * placement searches crawl. */
+    RUN(reserving_64_GiB_commits_here_and_there_and_leaves_nothing);
     return check_done();
 }
