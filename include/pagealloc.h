@@ -162,6 +162,11 @@ PAGEALLOC_API bool pagealloc_commit(void *ptr, size_t len);
  * part of any block, from map as well as from mapx.
  * Errors: EINVAL for bad input; ENOMEM when the system cannot split its
  * mappings (Linux at vm.max_map_count); the range is then left as it was.
+ * (Linux: should the failed call have unmapped the range already, which the
+ * kernel does only when it runs out of its own memory part-way, the library
+ * takes the range back reserved through an exclusive mmap and succeeds; if
+ * another thread has mapped it in between, that mapping is left alone and
+ * the call fails: the range is no longer the block's.)
  */
 PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
 
