@@ -365,7 +365,7 @@ struct pagealloc_misuse {
     void *ptr;                         /* as the caller passed them */
     size_t len, alignment;
     size_t block_len, block_alignment; /* as the block really is (0 when unknown) */
-    /* Beyond the issue's fields: the call that was wrong ("free", "resize",
+    /* Also: the call that was wrong ("free", "resize",
      * "remap", or "destroy" for a leak), and where the block was allocated,
      * as return addresses, innermost first, starting at the call to alloc.
      * With an option, up to PAGEALLOC_CHECK_STACK_DEPTH frames where the
