@@ -39,4 +39,10 @@ echo "configurations run:${ran:- none}"
 [ -z "$skipped" ] || echo "configurations skipped (tools missing, see above):$skipped"
 [ -z "$broken" ] || echo "configurations FAILED:$broken"
 echo "total: $passed passed, $failed failed"
+# CI installs every tool (.ci/run), so there a skipped configuration is a
+# broken install step, not a missing option: PAGEALLOC_REQUIRE_ALL=1 fails it.
+if [ -n "$skipped" ] && [ "${PAGEALLOC_REQUIRE_ALL:-0}" = 1 ]; then
+    echo "PAGEALLOC_REQUIRE_ALL=1 and configurations were skipped:$skipped"
+    exit 1
+fi
 [ -z "$broken" ] && [ "$failed" = 0 ]
