@@ -25,7 +25,7 @@ static void a_first_map_with_a_32_GiB_alignment_needs_no_more_than_its_page(void
     CHECK(pagealloc_stats().map_calls == 0);
     if (sizeof(size_t) < 8)
         return; /* a 32-bit address space has no 32 GiB-aligned room to spare */
-    size_t align = (size_t)1 << 35;
+    size_t align = ((size_t)1 << 31) << 4; /* 2^35, in shifts a 32-bit size_t allows */
     unsigned char *p = pagealloc_map(page, align);
     CHECK(p != NULL);
     if (p == NULL)
