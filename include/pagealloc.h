@@ -46,7 +46,8 @@ PAGEALLOC_API size_t pagealloc_page_size(void);
  * Maps fresh zero-filled read-write memory covering `len` rounded up to whole
  * pages, aligned to max(alignment, page size).
  * Errors: EINVAL if len == 0 or alignment is not a power of two; ENOMEM if the
- * system is out of memory or address space, or if len rounded up, or len plus
+ * system is out of memory or address space (or of lockable memory, under
+ * mlockall(MCL_FUTURE) and RLIMIT_MEMLOCK), or if len rounded up, or len plus
  * alignment, does not fit in the address space.
  */
 PAGEALLOC_API void *pagealloc_map(size_t len, size_t alignment);
@@ -57,8 +58,10 @@ PAGEALLOC_API void *pagealloc_map(size_t len, size_t alignment);
  * Errors (errno set, nothing else happens): EINVAL if ptr is not page-aligned
  * or len == 0. If the system refuses to unmap (munmap fails with ENOMEM when
  * the process is at its mapping limit), the block's physical memory is still
- * given back, its address range stays reserved, errno is set, and
- * pagealloc_stats().unmap_failures counts it.
+ * given back, the address range the system kept stays reserved (on Windows a
+ * block of several reservations may have released the first ones), errno is
+ * set, and pagealloc_stats().unmap_failures counts it. Either way the caller
+ * no longer owns any of the block.
  */
 PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
 
@@ -223,7 +226,9 @@ struct pagealloc_stats {
     uint64_t remap_calls;     /* mremap */
     uint64_t advise_calls;    /* madvise */
     uint64_t query_calls;     /* queries of a range's state (Windows) */
-    uint64_t unmap_failures;  /* frees the system refused; their memory was discarded */
+    uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
+                                 and ranges the library left reserved rather than risk
+                                 another thread's memory (see README, Reliability) */
     uint64_t protect_calls;   /* mprotect (commit, protect); NtProtectVirtualMemory */
 };
 

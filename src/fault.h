@@ -10,6 +10,7 @@
 
 #include "os.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -22,6 +23,32 @@ void pa_fault_arm(enum pa_sys kind, uint64_t first, uint64_t count, int err);
 
 /* Stops failing calls; the counters below keep their values until re-armed. */
 void pa_fault_disarm(void);
+
+/*
+ * The same, for the calling thread's system calls only, so that one thread
+ * can drive failure paths while others use the library undisturbed. Armed
+ * for a thread, its calls do not count towards the process-wide arming.
+ * pa_fault_thread_injected() counts the calling thread's failed calls since
+ * it was last armed.
+ */
+void pa_fault_arm_thread(enum pa_sys kind, uint64_t first, uint64_t count, int err);
+void pa_fault_disarm_thread(void);
+uint64_t pa_fault_thread_injected(void);
+
+/*
+ * Sets the function (NULL: none) told of each range that has just left the
+ * library's hands where another thread could take it before the library's
+ * next call: the target an injected failure of mremap onto a fixed address
+ * unmaps (as the kernel may), and on Windows each released reservation. A
+ * test's hook may map that range itself, as a racing thread could, and check
+ * later that the library left it alone. Process-wide; set it while no other
+ * thread calls the library.
+ */
+typedef void (*pa_fault_hole_fn)(void *addr, size_t len);
+void pa_fault_set_hole_hook(pa_fault_hole_fn hook);
+
+/* For the OS files: tells the hook (if any) of such a range. */
+void pa_fault_hole(void *addr, size_t len);
 
 /* Calls of the armed kind seen since pa_fault_arm, failed or not. */
 uint64_t pa_fault_seen(void);

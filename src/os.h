@@ -14,6 +14,16 @@
  *   leave the old ones as they were.
  * Each returns 0 on success or an errno value (errno itself may change).
  * Each system call is announced with pa_sys_enter() right before it is made.
+ *
+ * The ownership rule, which every call site must keep: the library only
+ * unmaps, replaces (MAP_FIXED), discards, decommits or releases a range it
+ * holds at that instant. Other threads, allocators and the C library share
+ * the address space, and any range the library lets go of may be theirs a
+ * moment later. After a call that may have had partial effects, a range whose
+ * ownership is uncertain is re-taken only through an exclusive call
+ * (MAP_FIXED_NOREPLACE, a reservation at an exact address) or left alone,
+ * and counted with pa_count_unmap_failure(): leaking address space beats
+ * destroying someone else's memory.
  */
 #ifndef PAGEALLOC_OS_H
 #define PAGEALLOC_OS_H
@@ -33,7 +43,10 @@ size_t pa_os_page_size(void);
  */
 int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out);
 
-/* Unmaps [addr, addr + size). On failure nothing was unmapped. */
+/* Unmaps [addr, addr + size). On failure the part the system kept (all of it
+ * on POSIX; on Windows the reservations from the refused one on) stays
+ * mapped, its memory discarded as by pa_os_discard; any part before it is
+ * gone, and another thread's at once. */
 int pa_os_unmap(void *addr, size_t size);
 
 /* Gives the physical memory of [addr, addr + size) back while keeping the
@@ -41,7 +54,9 @@ int pa_os_unmap(void *addr, size_t size);
 int pa_os_discard(void *addr, size_t size);
 
 /* Shrinks a block from old_size to new_size in place, giving the tail back.
- * On failure the block is untouched. */
+ * On failure the block is untouched. Once part of the tail is given back the
+ * shrink succeeds: what the system then refuses is left out of the block,
+ * counted with pa_count_unmap_failure(). */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size);
 
 /* Grows a block from old_size to new_size without moving it; the new bytes
@@ -96,6 +111,10 @@ enum pa_sys {
  * file must treat as that call's failure, without making the call.
  */
 int pa_sys_enter(enum pa_sys kind);
+
+/* Counts, in pagealloc_stats().unmap_failures, a range an OS file had to
+ * leave behind (refused, or no longer known to be its own to give back). */
+void pa_count_unmap_failure(void);
 
 /*
  * False until some block may hold pages that are not committed read-write

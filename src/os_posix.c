@@ -15,6 +15,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef PAGEALLOC_FAULT_INJECTION
+#include "fault.h"
+#endif
+
 #if defined(__linux__) && !defined(PAGEALLOC_NO_MREMAP)
 static const bool have_mremap = true;
 static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
@@ -55,10 +59,12 @@ static void *call_mremap(void *addr, size_t old_size, size_t new_size, int flags
 
 /* Every argument was checked before the call, so EINVAL from mmap or mremap
  * can only mean a length the system cannot place (valgrind, some BSDs say
- * EINVAL where Linux says ENOMEM): report it as the API documents, ENOMEM. */
+ * EINVAL where Linux says ENOMEM), and EAGAIN on anonymous memory only that
+ * mlockall(MCL_FUTURE) would pass RLIMIT_MEMLOCK: out of lockable memory.
+ * Both are reported as the API documents, ENOMEM. */
 static int no_room_error(int err)
 {
-    return err == EINVAL ? ENOMEM : err;
+    return err == EINVAL || err == EAGAIN ? ENOMEM : err;
 }
 
 /* Failure-injection builds inline each wrapper into its caller, so that the
@@ -96,10 +102,25 @@ SYS_WRAPPER int sys_munmap(void *addr, size_t size)
     return munmap(addr, size) == 0 ? 0 : errno;
 }
 
+/* An injected failure of mremap onto a fixed target leaves what a real one
+ * may: the kernel's mremap_to() unmaps the target before checks that can
+ * still fail (commit charge, copy_vma, ...), so the target is a hole that
+ * another thread may take at once (fault.h lets a test be that thread). */
+#ifdef PAGEALLOC_FAULT_INJECTION
+static void injected_mremap_failure(int flags, void *target, size_t size)
+{
+    if ((flags & MREMAP_FIXED) != 0 && munmap(target, size) == 0)
+        pa_fault_hole(target, size);
+}
+#else
+#define injected_mremap_failure(flags, target, size) ((void)0)
+#endif
+
 SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
     if (err != 0) {
+        injected_mremap_failure(flags, target, new_size);
         errno = err;
         return MAP_FAILED;
     }
@@ -109,20 +130,20 @@ SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int f
     return p;
 }
 
-SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
-{
-    int err = pa_sys_enter(PA_SYS_ADVISE);
-    if (err != 0)
-        return err;
-    return madvise(addr, size, advice) == 0 ? 0 : errno;
-}
-
 SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
 {
     int err = pa_sys_enter(PA_SYS_PROTECT);
     if (err != 0)
         return err;
     return mprotect(addr, size, prot) == 0 ? 0 : errno;
+}
+
+SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
+{
+    int err = pa_sys_enter(PA_SYS_ADVISE);
+    if (err != 0)
+        return err;
+    return madvise(addr, size, advice) == 0 ? 0 : errno;
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -140,21 +161,55 @@ static void *map_exact(void *addr, size_t size, int prot)
         return NULL;
     if (p != addr) {
         /* The kernel took the address as a hint and put the pages elsewhere. */
-        sys_munmap(p, size);
+        if (sys_munmap(p, size) != 0)
+            pa_count_unmap_failure();
         return NULL;
     }
     return p;
 }
 
 /*
+ * Reserves `size` bytes at an address a with a % modulus == offset, anywhere:
+ * maps size + modulus - page bytes and unmaps the ends. The reservation is
+ * PROT_NONE, which the kernel does not charge against overcommit, so the
+ * over-allocation cannot make a request fail that fits.
+ */
+static int reserve_congruent(size_t size, size_t modulus, size_t offset, void **out)
+{
+    size_t page = pagealloc_page_size();
+    if (size > SIZE_MAX - (modulus - page))
+        return ENOMEM;
+    size_t span = size + (modulus - page);
+    void *r = sys_mmap(NULL, span, PROT_NONE, 0);
+    if (r == MAP_FAILED)
+        return errno;
+    size_t front = (offset - (uintptr_t)r) & (modulus - 1);
+    size_t back = span - front - size;
+    int err = front != 0 ? sys_munmap(r, front) : 0;
+    if (err != 0) {
+        if (sys_munmap(r, span) != 0)
+            pa_count_unmap_failure();
+        return err;
+    }
+    err = back != 0 ? sys_munmap(at(r, front + size), back) : 0;
+    if (err != 0) {
+        if (sys_munmap(at(r, front), size + back) != 0)
+            pa_count_unmap_failure();
+        return err;
+    }
+    *out = at(r, front);
+    return 0;
+}
+
+/*
  * Maps `size` bytes at an address a with a % modulus == offset: first exactly
  * under the hint, which is one system call when that range is free, else by
- * mapping size + modulus - page bytes anywhere and unmapping the ends.
+ * reserving size + modulus - page bytes anywhere, unmapping the ends and
+ * opening the rest with `prot` (see reserve_congruent).
  */
 static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t ceiling, int prot,
                          void **out)
 {
-    size_t page = pagealloc_page_size();
     uintptr_t want = pa_place_below(ceiling, size, modulus, offset);
     if (want != 0) {
         void *p = map_exact((void *)want, size, prot);
@@ -163,25 +218,17 @@ static int map_congruent(size_t size, size_t modulus, size_t offset, uintptr_t c
             return 0;
         }
     }
-    if (size > SIZE_MAX - (modulus - page))
-        return ENOMEM;
-    size_t span = size + (modulus - page);
-    void *r = sys_mmap(NULL, span, prot, 0);
-    if (r == MAP_FAILED)
-        return errno;
-    size_t front = (offset - (uintptr_t)r) & (modulus - 1);
-    size_t back = span - front - size;
-    int err = front != 0 ? sys_munmap(r, front) : 0;
-    if (err != 0) {
-        sys_munmap(r, span);
+    void *r = NULL;
+    int err = reserve_congruent(size, modulus, offset, &r);
+    if (err != 0)
+        return err;
+    /* Only the part kept is opened, and charged. */
+    if (prot != PROT_NONE && (err = sys_mprotect(r, size, prot)) != 0) {
+        if (sys_munmap(r, size) != 0)
+            pa_count_unmap_failure();
         return err;
     }
-    err = back != 0 ? sys_munmap(at(r, front + size), back) : 0;
-    if (err != 0) {
-        sys_munmap(at(r, front), size + back);
-        return err;
-    }
-    *out = at(r, front);
+    *out = r;
     return 0;
 }
 
@@ -211,9 +258,13 @@ int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
     return map_with(size, align, ceiling, PROT_READ | PROT_WRITE, out);
 }
 
+/* munmap refuses all or nothing: the whole block is still ours to discard. */
 int pa_os_unmap(void *addr, size_t size)
 {
-    return sys_munmap(addr, size);
+    int err = sys_munmap(addr, size);
+    if (err != 0)
+        pa_os_discard(addr, size);
+    return err;
 }
 
 int pa_os_discard(void *addr, size_t size)
@@ -261,6 +312,20 @@ static size_t page_table_span(void)
     return page * (page / sizeof(void *));
 }
 
+/*
+ * A refused mremap onto `target` may have unmapped it first (see
+ * injected_mremap_failure), and another thread's mmap may have landed in the
+ * hole since, so the target is no longer known to be ours. It is unmapped
+ * only after an exclusive mapping re-took all of it; else it is left, maybe
+ * still reserved, and counted.
+ */
+static void give_up_target(void *target, size_t size)
+{
+    void *p = map_exact(target, size, PROT_NONE);
+    if (p == NULL || sys_munmap(p, size) != 0)
+        pa_count_unmap_failure();
+}
+
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
 {
@@ -301,9 +366,17 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     void *p = err == 0 ? sys_mremap(addr, old_size, moved, MREMAP_MAYMOVE | MREMAP_FIXED, target)
                        : MAP_FAILED;
     if (p == MAP_FAILED) {
-        /* EFAULT: a block of several mappings, which mremap cannot move. */
-        err = err != 0 ? err : errno == EFAULT ? ENOMEM : errno;
-        sys_munmap(target, new_size);
+        if (err != 0) {
+            /* mprotect refused: nothing moved and the target is still ours. */
+            sys_munmap(target, new_size);
+            return err;
+        }
+        /* EFAULT: a block of several mappings, which mremap cannot move.
+         * Only the part it moved onto may have been lost; the tail is ours. */
+        err = errno == EFAULT ? ENOMEM : errno;
+        if (moved < new_size)
+            sys_munmap(at(target, moved), new_size - moved);
+        give_up_target(target, moved);
         return err;
     }
     *out = p;

@@ -10,9 +10,18 @@
  * joins it, a shrink decommits the tail and releases whole reservations past
  * the new end, and unmap releases every reservation from the block's start.
  * Windows cannot move pages without copying: pa_os_move only grows in place.
+ *
+ * A reservation is told by its AllocationBase, never by where a region ends:
+ * a region also ends where pages change state or protection. A released
+ * reservation may be another thread's at once (os.h's ownership rule), so
+ * nothing is ever discarded or released past a release that went through.
  */
 #include "os.h"
 #include "pagealloc.h"
+
+#ifdef PAGEALLOC_FAULT_INJECTION
+#include "fault.h"
+#endif
 
 #include <windows.h>
 
@@ -133,6 +142,10 @@ static int sys_release(void *addr, size_t *released)
     SIZE_T n = 0;
     err = free_error(NtFreeVirtualMemory(CURRENT_PROCESS, &addr, &n, MEM_RELEASE));
     *released = n;
+#ifdef PAGEALLOC_FAULT_INJECTION
+    if (err == 0)
+        pa_fault_hole(addr, n);
+#endif
     return err;
 }
 
@@ -193,18 +206,35 @@ static size_t round_to_granularity(size_t size)
     return (size + (g - 1)) & ~(g - 1);
 }
 
-/* Releases the reservations that start at addr, one after another, until
- * they cover [addr, end). */
-static int release_from(char *addr, char *end)
+/* Releases the reservation that starts at addr, trying twice: a leftover
+ * reservation would block the growth of the block before it. */
+static int release_retrying(void *addr, size_t *released)
 {
-    while (addr < end) {
+    int err = sys_release(addr, released);
+    return err == 0 ? 0 : sys_release(addr, released);
+}
+
+/* Undoes a reservation made moments ago; one the system keeps is counted. */
+static void undo_reservation(void *addr)
+{
+    size_t released;
+    if (release_retrying(addr, &released) != 0)
+        pa_count_unmap_failure();
+}
+
+/* Releases the reservations that start at *addr, one after another, until
+ * they cover [*addr, end); *addr ends past the last one released, so on
+ * failure [*addr, end) is what is still held. */
+static int release_from(char **addr, char *end)
+{
+    while (*addr < end) {
         size_t released;
-        int err = sys_release(addr, &released);
+        int err = release_retrying(*addr, &released);
         if (err != 0)
             return err;
         if (released == 0)
             return EINVAL;
-        addr += released;
+        *addr += released;
     }
     return 0;
 }
@@ -214,10 +244,8 @@ static int release_from(char *addr, char *end)
 static int commit_or_release(void *base, size_t size)
 {
     int err = size != 0 ? sys_commit(base, size) : 0;
-    if (err != 0) {
-        size_t released;
-        sys_release(base, &released);
-    }
+    if (err != 0)
+        undo_reservation(base);
     return err;
 }
 
@@ -256,8 +284,8 @@ static int reserve_aligned_fallback(size_t size, size_t align, void **out)
         if (err != 0)
             return err;
         /* A refused release is tried once more, not to leak the probe. */
-        if ((err = sys_release(probe, &released)) != 0) {
-            sys_release(probe, &released);
+        if ((err = release_retrying(probe, &released)) != 0) {
+            pa_count_unmap_failure();
             return err;
         }
         void *aligned = at(probe, (0 - (uintptr_t)probe) & (align - 1));
@@ -281,45 +309,6 @@ static int map_aligned(size_t reserve, size_t commit, size_t align, void **out)
     if (err == 0)
         *out = base;
     return err;
-}
-
-/*
- * *part_end gets where the reservation holding p ends, or `end` if sooner:
- * the regions from p on are queried while they belong to it (a reservation's
- * pages may be in several states). *starts_there: the reservation starts at p.
- */
-static int reservation_part(char *p, char *end, char **part_end, bool *starts_there)
-{
-    MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(p, &m);
-    if (err != 0)
-        return err;
-    void *base = m.AllocationBase;
-    char *q = at(m.BaseAddress, m.RegionSize);
-    *starts_there = base == (void *)p;
-    while (q < end && (err = sys_query(q, &m)) == 0 && m.AllocationBase == base)
-        q = at(m.BaseAddress, m.RegionSize);
-    *part_end = q < end ? q : end;
-    return err;
-}
-
-/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
- * commits, decommits and protections may not span reservations. */
-static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
-                            ULONG arg)
-{
-    char *p = addr, *end = at(addr, size);
-    while (p < end) {
-        char *part_end;
-        bool starts_there;
-        int err = reservation_part(p, end, &part_end, &starts_there);
-        if (err == 0)
-            err = fn(p, (size_t)(part_end - p), arg);
-        if (err != 0)
-            return err;
-        p = part_end;
-    }
-    return 0;
 }
 
 /* ---- os.h --------------------------------------------------------------- */
@@ -355,9 +344,15 @@ int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out)
     return map_with(size, align, ceiling, size, out);
 }
 
+/* A refused release leaves the reservations before it released, and those
+ * are no longer ours: only the rest is discarded. */
 int pa_os_unmap(void *addr, size_t size)
 {
-    return release_from(addr, at(addr, size));
+    char *held = addr, *end = at(addr, size);
+    int err = release_from(&held, end);
+    if (err != 0)
+        pa_os_discard(held, (size_t)(end - held));
+    return err;
 }
 
 /* Decommits, then commits again: the physical pages go back at once and the
@@ -382,26 +377,49 @@ int pa_os_discard(void *addr, size_t size)
     return 0;
 }
 
+/* Where the reservation that holds p (region m) ends, or `limit` if it
+ * reaches past it: regions are walked while their AllocationBase is its. */
+static int reservation_end(const MEMORY_BASIC_INFORMATION *m, char *limit, char **out)
+{
+    char *p = at(m->BaseAddress, m->RegionSize);
+    while (p < limit) {
+        MEMORY_BASIC_INFORMATION next;
+        int err = sys_query(p, &next);
+        if (err != 0)
+            return err;
+        if (next.AllocationBase != m->AllocationBase)
+            break;
+        p = at(next.BaseAddress, next.RegionSize);
+    }
+    *out = p < limit ? p : limit;
+    return 0;
+}
+
 /*
- * Releases the reservations that start past the new end, then decommits the
- * tail of the one that holds it. Its pages may be in any state. Every query
- * comes first, so a failing query leaves the block untouched; a block of one
- * reservation then changes in one call. With several, a failing later call
- * leaves the earlier ones done.
+ * Decommits the tail of the reservation that holds the new end, whatever
+ * state its pages are in, then releases the reservations past it. Until the
+ * decommit the block is untouched, so a failure there is reported; once it
+ * is done the shrink is too, and a release the system refuses twice leaves
+ * that reservation and those after it reserved, counted, out of the block.
  */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
     char *new_end = at(addr, new_size), *end = at(addr, old_size);
-    char *cut;
-    bool starts_there;
-    int err = reservation_part(new_end, end, &cut, &starts_there);
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(new_end, &m);
     if (err != 0)
         return err;
-    if (starts_there)
-        return release_from(new_end, end);
-    if (cut < end && (err = release_from(cut, end)) != 0)
+    char *cut = new_end;
+    if (m.AllocationBase != new_end && (err = reservation_end(&m, end, &cut)) != 0)
         return err;
-    return sys_decommit(new_end, (size_t)(cut - new_end));
+    if (cut > new_end && (err = sys_decommit(new_end, (size_t)(cut - new_end))) != 0)
+        return err;
+    if (cut < end && (err = release_from(&cut, end)) != 0) {
+        if (cut == new_end)
+            return err; /* the first release, and nothing done before it */
+        pa_count_unmap_failure();
+    }
+    return 0;
 }
 
 /*
@@ -441,8 +459,7 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
     if (err != 0)
         return err;
     if (slack != 0 && (err = sys_commit(old_end, slack)) != 0) {
-        size_t released;
-        sys_release(next, &released);
+        undo_reservation(next);
         return err;
     }
     return 0;
@@ -459,6 +476,27 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
 }
 
 /* ---- Page states ---------------------------------------------------------- */
+
+/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
+ * commits, decommits and protections may not span reservations. */
+static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
+                            ULONG arg)
+{
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        char *part_end;
+        int err = sys_query(p, &m);
+        if (err == 0)
+            err = reservation_end(&m, end, &part_end);
+        if (err == 0)
+            err = fn(p, (size_t)(part_end - p), arg);
+        if (err != 0)
+            return err;
+        p = part_end;
+    }
+    return 0;
+}
 
 int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out)
 {

@@ -83,6 +83,11 @@ int pa_sys_enter(enum pa_sys kind)
     return FAULT_CHECK(kind);
 }
 
+void pa_count_unmap_failure(void)
+{
+    atomic_fetch_add_explicit(&stat_unmap_failures, 1, memory_order_relaxed);
+}
+
 struct pagealloc_stats pagealloc_stats(void)
 {
     struct pagealloc_stats s;
@@ -103,9 +108,10 @@ struct pagealloc_stats pagealloc_stats(void)
 /*
  * The low end of the most recent mapping (0 until there is one). New blocks
  * are placed just below it, aligned, so that an aligned request is normally
- * one system call. It only moves down, away from the main thread's stack,
- * except when the block just below it is freed: then it moves back up, so an
- * alloc/free loop reuses one range as the kernel's own placement would.
+ * one system call. It follows where blocks land: down while they stack under
+ * it, away from the main thread's stack; back up over a freed block that sat
+ * right below it, so an alloc/free loop reuses one range; and wherever the
+ * kernel put a block it could not place under the hint, higher ones too.
  * A lost race between threads costs at most a less useful hint.
  */
 static _Atomic uintptr_t next_mmap_addr_hint;
@@ -199,8 +205,7 @@ void pagealloc_unmap(void *ptr, size_t len)
     }
     int err = pa_os_unmap(ptr, size);
     if (err != 0) {
-        /* The addresses stay taken, but the memory behind them goes back. */
-        pa_os_discard(ptr, size);
+        /* What the system kept stays taken, its memory discarded. */
         atomic_fetch_add_explicit(&stat_unmap_failures, 1, memory_order_relaxed);
         errno = err;
     } else {

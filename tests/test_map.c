@@ -14,6 +14,28 @@ static void page_size_is_the_systems_and_a_power_of_two(void)
     CHECK(pagealloc_page_size() == pagealloc_page_size());
 }
 
+/*
+ * A process's first block has no hint to go under, so a large alignment is
+ * over-allocated and trimmed. The over-allocation (32 GiB here, more than
+ * this machine's memory) must not count as memory in use: the request needs
+ * one page. Must run first, while the hint is still unset.
+ */
+static void a_first_map_with_a_32_GiB_alignment_needs_no_more_than_its_page(void)
+{
+    CHECK(pagealloc_stats().map_calls == 0);
+    if (sizeof(size_t) < 8)
+        return; /* a 32-bit address space has no 32 GiB-aligned room to spare */
+    size_t align = (size_t)1 << 35;
+    unsigned char *p = pagealloc_map(page, align);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(support_aligned(p, align) && support_all_zero(p, page));
+    p[0] = p[page - 1] = 1;
+    pagealloc_unmap(p, page);
+    CHECK(support_range_unmapped(p, page));
+}
+
 /* Sizes from one byte to 1 GiB: zeroed, writable, page-aligned, and gone
  * from the address space after unmap. */
 static void map_returns_zeroed_writable_pages_from_1_byte_to_1_GiB(void)
@@ -157,6 +179,7 @@ static void unmap_rejects_a_misaligned_pointer_or_zero_length_with_EINVAL(void)
 int main(void)
 {
     page = pagealloc_page_size();
+    RUN(a_first_map_with_a_32_GiB_alignment_needs_no_more_than_its_page);
     RUN(page_size_is_the_systems_and_a_power_of_two);
     RUN(map_returns_zeroed_writable_pages_from_1_byte_to_1_GiB);
     RUN(map_aligns_to_every_power_of_two_up_to_1_GiB);

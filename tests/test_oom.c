@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +127,81 @@ static void map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS(void)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Runs fn in a child process; true when it exited with no failed check. */
+static bool in_child(void (*fn)(void))
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fn();
+        fflush(stdout);
+        _exit(check_failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The sanitizers' runtimes map memory of their own around each mmap, and
+ * under them the locked-memory limit does not refuse these requests. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef UNDER_SANITIZER
+#define UNDER_SANITIZER 0
+#endif
+
+/* Under mlockall(MCL_FUTURE) every new page must be locked; past
+ * RLIMIT_MEMLOCK the system says EAGAIN, which the header calls ENOMEM. */
+static void out_of_lockable_memory(void)
+{
+    if (UNDER_SANITIZER || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+        printf("  skipped under a sanitizer or valgrind\n");
+        return;
+    }
+    struct rlimit lim;
+    CHECK(getrlimit(RLIMIT_MEMLOCK, &lim) == 0);
+    if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > ((rlim_t)64 << 20))
+        lim.rlim_max = (rlim_t)64 << 20;
+    lim.rlim_cur = lim.rlim_max;
+    CHECK(setrlimit(RLIMIT_MEMLOCK, &lim) == 0);
+    /* root ignores the limit (CAP_IPC_LOCK): become nobody first. */
+    if (geteuid() == 0)
+        CHECK(setgid(65534) == 0 && setuid(65534) == 0);
+    if (mlockall(MCL_FUTURE) != 0) {
+        printf("  skipped: mlockall(MCL_FUTURE) refused (errno %d)\n", errno);
+        return;
+    }
+    unsigned char *p = pagealloc_map(page, 1);
+    CHECK(p != NULL);
+    support_fill(p, page, 4);
+    size_t big = (size_t)256 << 20;
+    CHECK_ERRNO(pagealloc_map(big, 1) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_map(big, (size_t)1 << 21) == NULL, ENOMEM);
+    CHECK_ERRNO(pagealloc_realloc(p, page, 1, big, false) == NULL, ENOMEM);
+    errno = 0;
+    unsigned char *q = pagealloc_realloc(p, page, 1, big, true);
+    CHECK(q == NULL && errno == ENOMEM);
+    if (q != NULL) {
+        pagealloc_unmap(q, big);
+        return;
+    }
+    CHECK(support_has_pattern(p, page, 4));
+    pagealloc_unmap(p, page);
+    munlockall();
+}
+
+static void map_and_grow_fail_with_ENOMEM_past_RLIMIT_MEMLOCK_under_mlockall(void)
+{
+    CHECK(in_child(out_of_lockable_memory));
+}
+
 /* Private writable memory the process has (what RLIMIT_DATA limits), from
  * VmData in /proc/self/status. */
 static size_t data_used(void)
@@ -175,24 +251,14 @@ static void commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved
         printf("  skipped under valgrind, which does not apply RLIMIT_DATA to mmap\n");
         return;
     }
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        commit_refused();
-        fflush(stdout);
-        _exit(check_failures == 0 ? 0 : 1);
-    }
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(in_child(commit_refused));
 }
 
 int main(void)
 {
     page = pagealloc_page_size();
     RUN(map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS);
+    RUN(map_and_grow_fail_with_ENOMEM_past_RLIMIT_MEMLOCK_under_mlockall);
     RUN(commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved);
     return check_done();
 }

@@ -53,6 +53,39 @@ static void shrink_decommits_the_tail_and_keeps_the_rest(void)
     CHECK(all_in_state(p, gran, MEM_FREE));
 }
 
+/*
+ * A reservation ends where its AllocationBase changes, not where a region of
+ * one state or protection does: a block with a read-only page, or with its
+ * page at the new end decommitted, shrinks as any other.
+ */
+static void shrink_works_whatever_the_state_and_protection_of_the_pages(void)
+{
+    unsigned char *p = pagealloc_map(page, 1);
+    CHECK(p != NULL && pagealloc_realloc(p, page, 1, 2 * gran, false) == p);
+    if (p == NULL)
+        return;
+    support_fill(p, 2 * gran, 3);
+    DWORD old;
+    CHECK(VirtualProtect(p + 2 * page, page, PAGE_READONLY, &old));
+    CHECK(pagealloc_realloc(p, 2 * gran, 1, page, false) == p);
+    CHECK(support_has_pattern(p, page, 3) && all_in_state(p, page, MEM_COMMIT));
+    CHECK(all_in_state(p + page, gran - page, MEM_RESERVE));
+    CHECK(all_in_state(p + gran, gran, MEM_FREE));
+    pagealloc_unmap(p, page);
+    CHECK(all_in_state(p, 2 * gran, MEM_FREE));
+
+    p = pagealloc_map(8 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, 8 * page, 4);
+    CHECK(VirtualFree(p + 3 * page, page, MEM_DECOMMIT));
+    CHECK(pagealloc_realloc(p, 8 * page, 1, 3 * page, false) == p);
+    CHECK(support_has_pattern(p, 3 * page, 4) && all_in_state(p + 3 * page, 5 * page, MEM_RESERVE));
+    pagealloc_unmap(p, 3 * page);
+    CHECK(all_in_state(p, gran, MEM_FREE));
+}
+
 static void grow_inside_the_reservation_is_one_commit(void)
 {
     unsigned char *p = pagealloc_map(page, 1);
@@ -259,6 +292,7 @@ int main(void)
     RUN(grow_inside_the_reservation_is_one_commit);
     RUN(grow_joins_adjacent_reservations_and_unmap_releases_them_all);
     RUN(shrink_releases_whole_reservations_past_the_new_end);
+    RUN(shrink_works_whatever_the_state_and_protection_of_the_pages);
     RUN(grow_fails_when_the_next_unit_is_taken);
     RUN(large_alignments_under_the_hint);
     RUN(large_alignments_without_the_hint);

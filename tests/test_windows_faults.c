@@ -1,10 +1,13 @@
 /*
  * Windows, failure injection (PAGEALLOC_FAULT_INJECTION builds only): each
- * operation runs again and again, its 1st, 2nd, ... system call failing, until
- * it runs without reaching a failure. Each time the operation reports ENOMEM
- * (or, for a try the library can do without, such as the reservation under
- * the hint, succeeds anyway), the block it was given is intact at its old
- * length, and once everything is freed nothing is left reserved.
+ * operation runs again and again with its 1st, 2nd, ... system call failing
+ * (then each pair of consecutive calls: an operation and its clean-up), until
+ * it runs without reaching a failure. Each time the operation either reports
+ * ENOMEM with the block intact at its old length, or is done (a failure the
+ * library could do without, or one after the shrink was done, then counted);
+ * every reservation it released is taken at once by "another thread" (the
+ * hole hook of fault.h) and never touched again; once everything is freed
+ * nothing is left reserved but what unmap_failures counted.
  */
 #include "check.h"
 #include "fault.h"
@@ -14,6 +17,7 @@
 #include <windows.h>
 
 #include <errno.h>
+#include <stdio.h>
 
 enum { MAX_CALLS = 32 };
 
@@ -29,12 +33,75 @@ static bool all_committed(const void *p, size_t len)
     return true;
 }
 
+/* ---- Another thread, played by the hole hook ---------------------------- */
+
+/* Each reservation the library releases while the hook is set is taken at
+ * once and filled, as another thread's VirtualAlloc could. */
+enum { MAX_SENTINELS = 16 };
+static struct {
+    unsigned char *p;
+    size_t len;
+} sentinel[MAX_SENTINELS];
+static int sentinels;
+
+static void take_the_hole(void *addr, size_t len)
+{
+    if (sentinels < MAX_SENTINELS && support_map_at(addr, len)) {
+        support_fill(addr, len, 100u + (unsigned)sentinels);
+        sentinel[sentinels].p = addr;
+        sentinel[sentinels].len = len;
+        sentinels++;
+    }
+}
+
+/* Whether each sentinel is still committed and holds its bytes. */
+static bool sentinels_intact(void)
+{
+    for (int i = 0; i < sentinels; i++)
+        if (!all_committed(sentinel[i].p, sentinel[i].len) ||
+            !support_has_pattern(sentinel[i].p, sentinel[i].len, 100u + (unsigned)i))
+            return false;
+    return true;
+}
+
+static void free_sentinels(void)
+{
+    for (int i = 0; i < sentinels; i++)
+        VirtualFree(sentinel[i].p, 0, MEM_RELEASE);
+    sentinels = 0;
+}
+
+/* Releases what the library left reserved in [p, p + span) (each such
+ * reservation must have been counted) and returns its size. */
+static size_t free_leftovers(unsigned char *p, size_t span)
+{
+    size_t left = 0;
+    for (unsigned char *q = p; q < p + span;) {
+        MEMORY_BASIC_INFORMATION m;
+        if (VirtualQuery(q, &m, sizeof m) == 0)
+            break;
+        if (m.State != MEM_FREE && (unsigned char *)m.AllocationBase >= p) {
+            left += m.RegionSize;
+            VirtualFree(m.AllocationBase, 0, MEM_RELEASE);
+        }
+        q = (unsigned char *)m.BaseAddress + m.RegionSize;
+    }
+    return left;
+}
+
+static size_t round_gran(size_t len)
+{
+    return (len + gran - 1) / gran * gran;
+}
+
+/* ---- realloc ------------------------------------------------------------- */
+
 /* One realloc: the block it starts from (mapped with map_len, then grown in
- * place to len; `units` free granularity units after its reservation first)
- * and the new length. */
+ * place to mid_len and to len; `units` free granularity units after its
+ * reservation first) and the new length. */
 struct op {
     const char *name;
-    size_t map_len, len, units, new_len;
+    size_t map_len, mid_len, len, units, new_len;
     bool may_move;
 };
 
@@ -46,59 +113,152 @@ static unsigned char *block(const struct op *o)
     pagealloc_unmap(spacer, o->units * gran);
     if (p == NULL)
         return NULL;
-    if (o->len != o->map_len && pagealloc_realloc(p, o->map_len, 1, o->len, false) == NULL) {
-        pagealloc_unmap(p, o->map_len);
-        return NULL;
+    size_t now = o->map_len;
+    const size_t steps[] = {o->mid_len, o->len};
+    for (int i = 0; i < 2; i++) {
+        if (steps[i] == now)
+            continue;
+        if (pagealloc_realloc(p, now, 1, steps[i], false) == NULL) {
+            pagealloc_unmap(p, now);
+            return NULL;
+        }
+        now = steps[i];
     }
     support_fill(p, o->len, 7);
     return p;
 }
 
-/* Runs realloc with call `k` failing; false once no call failed. */
-static bool realloc_failing_call(const struct op *o, uint64_t k)
+/*
+ * Runs realloc with calls k .. k + count - 1 failing, while the hook takes
+ * each released reservation; false once no call failed. Either the block is
+ * as it was (NULL, ENOMEM) or the change is done (a failure the library could
+ * absorb, or a release refused after the shrink was done, then counted); what
+ * the other thread took is never touched, by the call or by the caller's
+ * later unmap; a block whose growth failed can grow once the failures stop.
+ */
+static bool realloc_failing_calls(const struct op *o, uint64_t k, uint64_t count)
 {
     unsigned char *p = block(o);
     CHECK(p != NULL);
     if (p == NULL)
         return false;
+    size_t span = round_gran(o->len > o->new_len ? o->len : o->new_len);
     size_t before = pagealloc_stats().mapped_bytes;
-    pa_fault_arm(PA_SYS_KINDS, k, 1, ENOMEM);
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    pa_fault_set_hole_hook(take_the_hole);
+    pa_fault_arm(PA_SYS_KINDS, k, count, ENOMEM);
     errno = 0;
     unsigned char *q = pagealloc_realloc(p, o->len, 1, o->new_len, o->may_move);
     int err = errno;
     bool failed = pa_fault_injected() != 0;
     pa_fault_disarm();
-    if (!failed) {
-        CHECK(q == p);
-        pagealloc_unmap(p, o->new_len);
-        return false;
+    pa_fault_set_hole_hook(NULL);
+    size_t len = o->len;
+    if (q == NULL) {
+        CHECK(failed && err == ENOMEM);
+        CHECK(pagealloc_stats().mapped_bytes == before);
+        CHECK(all_committed(p, o->len) && support_has_pattern(p, o->len, 7));
+    } else {
+        size_t keep = o->len < o->new_len ? o->len : o->new_len;
+        CHECK(q == p && all_committed(p, o->new_len) && support_has_pattern(p, keep, 7));
+        CHECK(pagealloc_stats().mapped_bytes - before ==
+              ((o->new_len + page - 1) & ~(page - 1)) - ((o->len + page - 1) & ~(page - 1)));
+        len = o->new_len;
     }
-    CHECK(q == NULL && err == ENOMEM);
-    CHECK(pagealloc_stats().mapped_bytes == before);
-    CHECK(all_committed(p, o->len) && support_has_pattern(p, o->len, 7));
-    if (q != NULL)
-        printf("     %s: call %u failed, yet realloc succeeded\n", o->name, (unsigned)k);
-    pagealloc_unmap(p, q != NULL ? o->new_len : o->len);
-    return true;
+    CHECK(sentinels_intact());
+    if (q == NULL && o->new_len > o->len) {
+        /* Nothing the failure left behind stands in the block's way. */
+        free_sentinels();
+        q = pagealloc_realloc(p, o->len, 1, o->new_len, o->may_move);
+        CHECK(q == p);
+        if (q == p)
+            len = o->new_len;
+    }
+    pagealloc_unmap(p, len);
+    CHECK(sentinels_intact());
+    free_sentinels();
+    size_t left = free_leftovers(p, span);
+    CHECK(left == 0 || pagealloc_stats().unmap_failures > failures);
+    return failed;
 }
 
-static void realloc_failures_leave_the_block_intact_and_leak_nothing(void)
+static void realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_else(void)
 {
-    /* Shrinks of a block of several reservations are left out: the system
-     * refusing the decommit after the release leaves that release done. */
     const struct op ops[] = {
-        {"grow inside the reservation", page, page, 1, 8 * page, false},
-        {"grow across reservations", 3 * page, 3 * page, 3, 2 * gran + page, true},
-        {"shrink inside the reservation", 8 * page, 8 * page, 1, 2 * page, false},
-        {"shrink to a reservation's end", page, gran + page, 2, gran, false},
+        {"grow inside the reservation", page, page, page, 1, 8 * page, false},
+        {"grow across reservations", 3 * page, 3 * page, 3 * page, 3, 2 * gran + page, true},
+        {"shrink inside the reservation", 8 * page, 8 * page, 8 * page, 1, 2 * page, false},
+        {"shrink to a reservation's end", page, page, gran + page, 2, gran, false},
+        {"shrink across three reservations", page, gran + page, 2 * gran + page, 3, page, false},
+        {"shrink to the middle of the second of three", page, gran + page, 3 * gran + page, 4,
+         gran + 2 * page, false},
     };
     size_t baseline = support_mapped_bytes();
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         const struct op *o = &ops[i];
+        for (uint64_t count = 1; count <= 2; count++) {
+            uint64_t k = 1;
+            while (k < MAX_CALLS && realloc_failing_calls(o, k, count))
+                k++;
+            printf("     %s: %u runs, %u consecutive calls failing from each call in turn\n",
+                   o->name, (unsigned)(k - 1), (unsigned)count);
+            CHECK(k > 1 && k < MAX_CALLS);
+            CHECK(support_mapped_bytes() == baseline);
+        }
+    }
+}
+
+/* ---- unmap --------------------------------------------------------------- */
+
+/*
+ * Unmaps a block of three reservations with calls k .. k + count - 1
+ * failing: the reservations released before a refused one belong to the
+ * system again (the hook takes them) and are not discarded; what the library
+ * still holds is discarded and counted.
+ */
+static bool unmap_failing_calls(uint64_t k, uint64_t count)
+{
+    const struct op o = {"", page, gran + page, 2 * gran + page, 3, 0, false};
+    unsigned char *p = block(&o);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return false;
+    size_t span = round_gran(o.len);
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    pa_fault_set_hole_hook(take_the_hole);
+    pa_fault_arm(PA_SYS_KINDS, k, count, ENOMEM);
+    errno = 0;
+    pagealloc_unmap(p, o.len);
+    int err = errno;
+    bool failed = pa_fault_injected() != 0;
+    pa_fault_disarm();
+    pa_fault_set_hole_hook(NULL);
+    CHECK(sentinels_intact());
+    bool refused = pagealloc_stats().unmap_failures != failures;
+    CHECK(!refused || (failed && err == ENOMEM));
+    /* What the library kept reads as zero. */
+    for (unsigned char *q = p; q < p + span; q += page) {
+        MEMORY_BASIC_INFORMATION m;
+        bool taken = false;
+        for (int i = 0; i < sentinels; i++)
+            taken = taken || (q >= sentinel[i].p && q < sentinel[i].p + sentinel[i].len);
+        if (!taken && VirtualQuery(q, &m, sizeof m) != 0 && m.State == MEM_COMMIT)
+            CHECK(refused && support_all_zero(q, page));
+    }
+    free_sentinels();
+    CHECK(free_leftovers(p, span) == 0 || refused);
+    return failed;
+}
+
+static void unmap_failures_discard_only_what_is_still_the_blocks(void)
+{
+    size_t baseline = support_mapped_bytes();
+    for (uint64_t count = 1; count <= 2; count++) {
         uint64_t k = 1;
-        while (k < MAX_CALLS && realloc_failing_call(o, k))
+        while (k < MAX_CALLS && unmap_failing_calls(k, count))
             k++;
-        printf("     %s: %u system calls failed in turn\n", o->name, (unsigned)(k - 1));
+        printf("     unmap of three reservations: %u runs, %u consecutive calls failing\n",
+               (unsigned)(k - 1), (unsigned)count);
         CHECK(k > 1 && k < MAX_CALLS);
         CHECK(support_mapped_bytes() == baseline);
     }
@@ -160,7 +320,8 @@ static void a_refused_unmap_discards_the_memory_and_is_counted(void)
         return;
     support_fill(p, 4 * page, 9);
     uint64_t failures = pagealloc_stats().unmap_failures;
-    pa_fault_arm(PA_SYS_UNMAP, 1, 1, ENOMEM);
+    /* Twice: the library tries a refused release once more. */
+    pa_fault_arm(PA_SYS_UNMAP, 1, 2, ENOMEM);
     errno = 0;
     pagealloc_unmap(p, 4 * page);
     int err = errno;
@@ -299,7 +460,8 @@ int main(void)
 {
     page = pagealloc_page_size();
     gran = support_granularity();
-    RUN(realloc_failures_leave_the_block_intact_and_leak_nothing);
+    RUN(realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_else);
+    RUN(unmap_failures_discard_only_what_is_still_the_blocks);
     RUN(map_failures_report_ENOMEM_and_leak_nothing);
     RUN(a_refused_unmap_discards_the_memory_and_is_counted);
     RUN(reserve_failures_report_ENOMEM_and_leak_nothing);
