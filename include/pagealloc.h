@@ -141,7 +141,10 @@ PAGEALLOC_API bool pagealloc_commit(void *ptr, size_t len);
  * access faults, and after pagealloc_commit they read as zero. Works on any
  * part of any block, from map as well as from mapx.
  * Errors: EINVAL for bad input; ENOMEM when the system cannot split its
- * mappings (Linux at vm.max_map_count); the range is then left as it was.
+ * mappings (Linux at vm.max_map_count); the range is then left as it was,
+ * or, if the system's failed call unmapped it and another thread mapped
+ * there before the library could take it back, left alone to that thread
+ * (the range's bytes, which decommit discards anyway, are gone).
  */
 PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
 
