@@ -290,8 +290,8 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
     if (have_mremap) {
         if (sys_mremap(addr, old_size, new_size, 0, NULL) != MAP_FAILED) {
             int err = pa_pages_may_vary() ? sys_mprotect(tail, grow_by, PROT_READ | PROT_WRITE) : 0;
-            if (err != 0)
-                sys_munmap(tail, grow_by);
+            if (err != 0 && sys_munmap(tail, grow_by) != 0)
+                pa_count_unmap_failure();
             return err;
         }
         if (errno != EFAULT || !pa_pages_may_vary())
@@ -368,14 +368,15 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     if (p == MAP_FAILED) {
         if (err != 0) {
             /* mprotect refused: nothing moved and the target is still ours. */
-            sys_munmap(target, new_size);
+            if (sys_munmap(target, new_size) != 0)
+                pa_count_unmap_failure();
             return err;
         }
         /* EFAULT: a block of several mappings, which mremap cannot move.
          * Only the part it moved onto may have been lost; the tail is ours. */
         err = errno == EFAULT ? ENOMEM : errno;
-        if (moved < new_size)
-            sys_munmap(at(target, moved), new_size - moved);
+        if (moved < new_size && sys_munmap(at(target, moved), new_size - moved) != 0)
+            pa_count_unmap_failure();
         give_up_target(target, moved);
         return err;
     }
