@@ -86,7 +86,9 @@ int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out);
 int pa_os_commit(void *addr, size_t size);
 
 /* Makes [addr, addr + size) reserved, giving its memory back at once. On
- * failure the range is as it was, or already reserved. */
+ * failure the range is as it was, or, where a failed MAP_FIXED left a hole
+ * that an exclusive map could not take back, left alone (not counted: it
+ * cannot be told from a range still as it was). */
 int pa_os_decommit(void *addr, size_t size);
 
 /* Sets the access of [addr, addr + size) to `access`, one of the valid

@@ -156,14 +156,6 @@ SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
     return madvise(addr, size, advice) == 0 ? 0 : errno;
 }
 
-SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
-{
-    int err = pa_sys_enter(PA_SYS_PROTECT);
-    if (err != 0)
-        return err;
-    return mprotect(addr, size, prot) == 0 ? 0 : errno;
-}
-
 /* ---- Helpers ------------------------------------------------------------ */
 
 static char *at(void *addr, size_t offset)

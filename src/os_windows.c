@@ -311,45 +311,6 @@ static int map_aligned(size_t reserve, size_t commit, size_t align, void **out)
     return err;
 }
 
-/*
- * *part_end gets where the reservation holding p ends, or `end` if sooner:
- * the regions from p on are queried while they belong to it (a reservation's
- * pages may be in several states). *starts_there: the reservation starts at p.
- */
-static int reservation_part(char *p, char *end, char **part_end, bool *starts_there)
-{
-    MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(p, &m);
-    if (err != 0)
-        return err;
-    void *base = m.AllocationBase;
-    char *q = at(m.BaseAddress, m.RegionSize);
-    *starts_there = base == (void *)p;
-    while (q < end && (err = sys_query(q, &m)) == 0 && m.AllocationBase == base)
-        q = at(m.BaseAddress, m.RegionSize);
-    *part_end = q < end ? q : end;
-    return err;
-}
-
-/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
- * commits, decommits and protections may not span reservations. */
-static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
-                            ULONG arg)
-{
-    char *p = addr, *end = at(addr, size);
-    while (p < end) {
-        char *part_end;
-        bool starts_there;
-        int err = reservation_part(p, end, &part_end, &starts_there);
-        if (err == 0)
-            err = fn(p, (size_t)(part_end - p), arg);
-        if (err != 0)
-            return err;
-        p = part_end;
-    }
-    return 0;
-}
-
 /* ---- os.h --------------------------------------------------------------- */
 
 size_t pa_os_page_size(void)
@@ -426,9 +387,8 @@ int pa_os_discard(void *addr, size_t size)
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
     char *new_end = at(addr, new_size), *end = at(addr, old_size);
-    char *cut;
-    bool starts_there;
-    int err = reservation_part(new_end, end, &cut, &starts_there);
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(new_end, &m);
     if (err != 0)
         return err;
     if (starts_there)
@@ -497,6 +457,27 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
 }
 
 /* ---- Page states ---------------------------------------------------------- */
+
+/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
+ * commits, decommits and protections may not span reservations. */
+static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
+                            ULONG arg)
+{
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        char *part_end;
+        int err = sys_query(p, &m);
+        if (err == 0)
+            err = reservation_end(&m, end, &part_end);
+        if (err == 0)
+            err = fn(p, (size_t)(part_end - p), arg);
+        if (err != 0)
+            return err;
+        p = part_end;
+    }
+    return 0;
+}
 
 int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out)
 {

@@ -37,7 +37,10 @@ size_t support_mapped_bytes(void);
  *   grow in place;
  * - with pages larger than the host's (QEMU_PAGESIZE=65536), an mmap with an
  *   address hint now and then fails with ENOMEM while other threads map
- *   (the same call without a hint succeeds; a kernel ignores a bad hint).
+ *   (the same call without a hint succeeds; a kernel ignores a bad hint);
+ * - it moves a block of several mappings (pages of mixed states) that a
+ *   kernel refuses to move, then spins on the next fault in it; and after a
+ *   very large reservation (64 GiB) its placement searches crawl.
  */
 bool support_under_qemu(void);
 

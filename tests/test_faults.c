@@ -287,7 +287,7 @@ static void script(struct run *r)
 
 /* ---- The walks ----------------------------------------------------------- */
 
-enum { MAX_SITES = 64, MIN_SITES = 15 };
+enum { MAX_SITES = 64, MIN_SITES = 19 };
 static uintptr_t sites[MAX_SITES];
 static int n_sites;
 

@@ -480,20 +480,22 @@ static void grow_in_place(const enum state *st)
     grow_keeps_states(st, false, false);
 }
 
-static void grow_may_move(const enum state *st)
-{
-    grow_keeps_states(st, true, false);
-}
 
 /* qemu-user 7.2 moves a block of several mappings that the kernel refuses
  * to move (EFAULT), then gives its pages wrong access and spins on the
- * next fault: under qemu only blocks of one state are moved. */
+ * next fault: under qemu only blocks of one state may move. */
 static bool one_state(const enum state *st)
 {
     for (size_t i = 1; i < OLD; i++)
         if (st[i] != st[0])
             return false;
     return true;
+}
+
+static void grow_may_move(const enum state *st)
+{
+    if (one_state(st) || !support_under_qemu())
+        grow_keeps_states(st, true, false);
 }
 
 static void grow_must_move(const enum state *st)
