@@ -148,6 +148,14 @@ SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int f
     return p;
 }
 
+SYS_WRAPPER int sys_mprotect(void *addr, size_t size, int prot)
+{
+    int err = pa_sys_enter(PA_SYS_PROTECT);
+    if (err != 0)
+        return err;
+    return mprotect(addr, size, prot) == 0 ? 0 : errno;
+}
+
 SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 {
     int err = pa_sys_enter(advice == MADV_POPULATE_WRITE ? PA_SYS_POPULATE : PA_SYS_ADVISE);

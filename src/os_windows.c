@@ -377,6 +377,24 @@ int pa_os_discard(void *addr, size_t size)
     return 0;
 }
 
+/* Where the reservation that holds p (region m) ends, or `limit` if it
+ * reaches past it: regions are walked while their AllocationBase is its. */
+static int reservation_end(const MEMORY_BASIC_INFORMATION *m, char *limit, char **out)
+{
+    char *p = at(m->BaseAddress, m->RegionSize);
+    while (p < limit) {
+        MEMORY_BASIC_INFORMATION next;
+        int err = sys_query(p, &next);
+        if (err != 0)
+            return err;
+        if (next.AllocationBase != m->AllocationBase)
+            break;
+        p = at(next.BaseAddress, next.RegionSize);
+    }
+    *out = p < limit ? p : limit;
+    return 0;
+}
+
 /*
  * Decommits the tail of the reservation that holds the new end, whatever
  * state its pages are in, then releases the reservations past it. Until the
@@ -391,8 +409,9 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     int err = sys_query(new_end, &m);
     if (err != 0)
         return err;
-    if (starts_there)
-        cut = new_end;
+    char *cut = new_end;
+    if (m.AllocationBase != new_end && (err = reservation_end(&m, end, &cut)) != 0)
+        return err;
     if (cut > new_end && (err = sys_decommit(new_end, (size_t)(cut - new_end))) != 0)
         return err;
     if (cut < end && (err = release_from(&cut, end)) != 0) {
