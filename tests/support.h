@@ -44,6 +44,30 @@ size_t support_mapped_bytes(void);
  */
 bool support_under_qemu(void);
 
+/* Whether the tests were built with ThreadSanitizer or AddressSanitizer:
+ * their runtimes intercept mmap and map memory of their own, which a few
+ * tests must allow for (each says how). */
+#if defined(__SANITIZE_THREAD__)
+#define SUPPORT_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SUPPORT_UNDER_TSAN 1
+#endif
+#endif
+#ifndef SUPPORT_UNDER_TSAN
+#define SUPPORT_UNDER_TSAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SUPPORT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SUPPORT_UNDER_ASAN 1
+#endif
+#endif
+#ifndef SUPPORT_UNDER_ASAN
+#define SUPPORT_UNDER_ASAN 0
+#endif
+
 /* ---- Where Windows differs (support_windows.c) ------------------------- */
 
 /* The unit in which the system reserves address space: the page size on

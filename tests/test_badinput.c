@@ -8,16 +8,6 @@
 
 #include <errno.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 static size_t page;
 static unsigned char *held; /* a 2-page block every row must leave alone */
@@ -106,7 +96,7 @@ static void huge_alignment_is_ENOMEM_unless_it_fits(void)
     } else {
         CHECK(errno == ENOMEM);
     }
-    if (UNDER_TSAN) {
+    if (SUPPORT_UNDER_TSAN) {
         /* TSan's mmap turns a MAP_FIXED_NOREPLACE address outside its own
          * ranges (a 1 TiB multiple can be) into address 0 and keeps the flag:
          * run as root the kernel maps page 0 and TSan aborts, now and then. */

@@ -20,19 +20,6 @@
 
 static size_t page;
 
-/* ThreadSanitizer's runtime maps memory of its own as it goes, which a full
- * table refuses: it would abort the child, not the library. */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 static long max_map_count(void)
 {
     long n = -1;
@@ -198,7 +185,9 @@ static void at_the_mapping_limit(long max)
 static void refused_shrink_and_free_at_the_mapping_limit_fail_cleanly(void)
 {
     long max = max_map_count();
-    if (UNDER_TSAN || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+    /* TSan's runtime maps memory of its own as it goes, which a full table
+     * refuses: it would abort the child, not the library. */
+    if (SUPPORT_UNDER_TSAN || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
         /* valgrind keeps its own table of the client's mappings, with room
          * for fewer than vm.max_map_count. */
         printf("  skipped under ThreadSanitizer or valgrind\n");

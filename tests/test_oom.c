@@ -144,24 +144,13 @@ static bool in_child(void (*fn)(void))
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* The sanitizers' runtimes map memory of their own around each mmap, and
- * under them the locked-memory limit does not refuse these requests. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define UNDER_SANITIZER 1
-#endif
-#endif
-#ifndef UNDER_SANITIZER
-#define UNDER_SANITIZER 0
-#endif
-
 /* Under mlockall(MCL_FUTURE) every new page must be locked; past
  * RLIMIT_MEMLOCK the system says EAGAIN, which the header calls ENOMEM. */
 static void out_of_lockable_memory(void)
 {
-    if (UNDER_SANITIZER || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+    /* The sanitizers' runtimes map memory of their own around each mmap, and
+     * under them the locked-memory limit does not refuse these requests. */
+    if (SUPPORT_UNDER_ASAN || SUPPORT_UNDER_TSAN || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
         printf("  skipped under a sanitizer or valgrind\n");
         return;
     }
