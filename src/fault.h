@@ -38,8 +38,9 @@ uint64_t pa_fault_thread_injected(void);
 /*
  * Sets the function (NULL: none) told of each range that has just left the
  * library's hands where another thread could take it before the library's
- * next call: the target an injected failure of mremap onto a fixed address
- * unmaps (as the kernel may), and on Windows each released reservation. A
+ * next call: the range an injected failure of a MAP_FIXED mmap or of mremap
+ * onto a fixed address unmaps (as the kernel may), and on Windows each
+ * released reservation. A
  * test's hook may map that range itself, as a racing thread could, and check
  * later that the library left it alone. Process-wide; set it while no other
  * thread calls the library.

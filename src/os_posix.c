@@ -93,16 +93,26 @@ static int no_room_error(int err)
 #define SYS_WRAPPER static
 #endif
 
+/* An injected failure of a call that may replace a range leaves what a real
+ * one may: the range unmapped, a hole another thread may take at once
+ * (fault.h lets a test be that thread). */
+#ifdef PAGEALLOC_FAULT_INJECTION
+static void injected_hole(void *addr, size_t size)
+{
+    if (munmap(addr, size) == 0)
+        pa_fault_hole(addr, size);
+}
+#else
+#define injected_hole(addr, size) ((void)0)
+#endif
+
 SYS_WRAPPER void *sys_mmap(void *addr, size_t size, int prot, int flags)
 {
     int err = pa_sys_enter(PA_SYS_MAP);
     if (err != 0) {
-#ifdef PAGEALLOC_FAULT_INJECTION
-        /* A failed MAP_FIXED may have unmapped the range (Linux 6.12 on):
-         * injected failures do the worst the kernel may do. */
+        /* A failed MAP_FIXED may have unmapped the range (Linux 6.12 on). */
         if ((flags & (MAP_FIXED | MAP_EXACT)) == MAP_FIXED)
-            munmap(addr, size);
-#endif
+            injected_hole(addr, size);
         errno = err;
         return MAP_FAILED;
     }
@@ -120,25 +130,14 @@ SYS_WRAPPER int sys_munmap(void *addr, size_t size)
     return munmap(addr, size) == 0 ? 0 : errno;
 }
 
-/* An injected failure of mremap onto a fixed target leaves what a real one
- * may: the kernel's mremap_to() unmaps the target before checks that can
- * still fail (commit charge, copy_vma, ...), so the target is a hole that
- * another thread may take at once (fault.h lets a test be that thread). */
-#ifdef PAGEALLOC_FAULT_INJECTION
-static void injected_mremap_failure(int flags, void *target, size_t size)
-{
-    if ((flags & MREMAP_FIXED) != 0 && munmap(target, size) == 0)
-        pa_fault_hole(target, size);
-}
-#else
-#define injected_mremap_failure(flags, target, size) ((void)0)
-#endif
-
 SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
     if (err != 0) {
-        injected_mremap_failure(flags, target, new_size);
+        /* mremap_to() unmaps the target before checks that can still fail
+         * (commit charge, copy_vma, ...). */
+        if ((flags & MREMAP_FIXED) != 0)
+            injected_hole(target, new_size);
         errno = err;
         return MAP_FAILED;
     }
@@ -332,7 +331,7 @@ static size_t page_table_span(void)
 
 /*
  * A refused mremap onto `target` may have unmapped it first (see
- * injected_mremap_failure), and another thread's mmap may have landed in the
+ * sys_mremap), and another thread's mmap may have landed in the
  * hole since, so the target is no longer known to be ours. It is unmapped
  * only after an exclusive mapping re-took all of it; else it is left, maybe
  * still reserved, and counted.

@@ -41,6 +41,28 @@ static bool is_aligned(const void *p, size_t align)
     return ((uintptr_t)p & (align - 1)) == 0;
 }
 
+/* Checks a range given to unmap, populate, commit, decommit or protect;
+ * *size gets its length in whole pages. False (errno EINVAL) for NULL,
+ * unaligned, empty or overflowing. */
+static bool check_range(void *ptr, size_t len, size_t *size)
+{
+    size_t page = pagealloc_page_size();
+    if (ptr == NULL || len == 0 || !is_aligned(ptr, page) || !round_up(len, page, size) ||
+        *size > UINTPTR_MAX - (uintptr_t)ptr) {
+        errno = EINVAL;
+        return false;
+    }
+    return true;
+}
+
+/* An OS call's result as the API gives it: true, or false with errno. */
+static bool os_result(int err)
+{
+    if (err != 0)
+        errno = err;
+    return err == 0;
+}
+
 /* ---- Version ------------------------------------------------------------ */
 
 unsigned int pagealloc_version(void)
@@ -184,19 +206,8 @@ static int populate(void *ptr, size_t size)
 
 bool pagealloc_populate(void *ptr, size_t len)
 {
-    size_t page = pagealloc_page_size();
     size_t size;
-    if (ptr == NULL || len == 0 || !is_aligned(ptr, page) || !round_up(len, page, &size) ||
-        size > UINTPTR_MAX - (uintptr_t)ptr) {
-        errno = EINVAL;
-        return false;
-    }
-    int err = populate(ptr, size);
-    if (err != 0) {
-        errno = err;
-        return false;
-    }
-    return true;
+    return check_range(ptr, len, &size) && os_result(populate(ptr, size));
 }
 
 /* The alignment a block of `size` bytes is placed at: PAGEALLOC_HUGE raises it
@@ -294,15 +305,9 @@ void *pagealloc_map(size_t len, size_t alignment)
 
 void pagealloc_unmap(void *ptr, size_t len)
 {
-    size_t page = pagealloc_page_size();
     size_t size;
-    if (ptr == NULL)
+    if (ptr == NULL || !check_range(ptr, len, &size))
         return;
-    if (len == 0 || !is_aligned(ptr, page) || !round_up(len, page, &size) ||
-        size > UINTPTR_MAX - (uintptr_t)ptr) {
-        errno = EINVAL;
-        return;
-    }
     int err = pa_os_unmap(ptr, size);
     if (err != 0) {
         /* What the system kept stays taken, its memory discarded. */
@@ -361,26 +366,6 @@ void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len,
 }
 
 /* ---- Page states -------------------------------------------------------- */
-
-/* Checks a range for commit, decommit and protect; *size gets its length in
- * whole pages. False (errno EINVAL) for NULL, unaligned, empty or overflowing. */
-static bool check_range(void *ptr, size_t len, size_t *size)
-{
-    size_t page = pagealloc_page_size();
-    if (ptr == NULL || len == 0 || !is_aligned(ptr, page) || !round_up(len, page, size) ||
-        *size > UINTPTR_MAX - (uintptr_t)ptr) {
-        errno = EINVAL;
-        return false;
-    }
-    return true;
-}
-
-static bool os_result(int err)
-{
-    if (err != 0)
-        errno = err;
-    return err == 0;
-}
 
 bool pagealloc_commit(void *ptr, size_t len)
 {
