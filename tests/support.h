@@ -110,6 +110,23 @@ int support_page_access(const void *p);
  * mincore fails on PROT_NONE pages). */
 size_t support_resident_pages(const void *p, size_t len);
 
+/* A small pseudo-random generator for the threaded tests: each thread keeps
+ * its own state, so runs repeat from their seeds. */
+static inline unsigned support_rand(unsigned *state)
+{
+    *state = *state * 1103515245u + 12345u;
+    return *state >> 8;
+}
+
+/* xorshift64*, for tests that want 64 bits at a time (state never 0). */
+static inline uint64_t support_rand64(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
 /* Byte patterns: fill with a pattern derived from seed, check it, check zero. */
 static inline unsigned char support_pattern(size_t i, unsigned seed)
 {

@@ -25,12 +25,6 @@ struct worker {
     int failures, wrong_lengths, unknown_pointers;
 };
 
-static unsigned next_rand(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -38,11 +32,11 @@ static void *worker_main(void *arg)
     unsigned char *ptr[SLOTS] = {0};
     size_t len[SLOTS] = {0};
     for (int op = 0; op < OPS; op++) {
-        unsigned r = next_rand(&w->seed);
+        unsigned r = support_rand(&w->seed);
         int s = (int)(r % SLOTS);
         unsigned tag = (unsigned)s * 31u + w->id;
         if (ptr[s] == NULL) {
-            len[s] = 1 + (size_t)(next_rand(&w->seed) % (8 * page));
+            len[s] = 1 + (size_t)(support_rand(&w->seed) % (8 * page));
             ptr[s] = pagealloc_alloc(a, len[s], 1);
             if (ptr[s] == NULL) {
                 if (errno != ENOMEM || !support_under_qemu())
@@ -57,7 +51,7 @@ static void *worker_main(void *arg)
             w->wrong_lengths++;
             w->unknown_pointers++;
         } else if (r % 5 == 1) {
-            size_t new_len = 1 + (size_t)(next_rand(&w->seed) % (16 * page));
+            size_t new_len = 1 + (size_t)(support_rand(&w->seed) % (16 * page));
             unsigned char *q = pagealloc_remap(a, ptr[s], len[s], 1, new_len);
             if (q == NULL && !pagealloc_resize(a, ptr[s], len[s], 1, new_len))
                 continue;

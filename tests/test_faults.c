@@ -302,27 +302,44 @@ static void note_site(uintptr_t site)
 
 static int injected_failures;
 
-/* Runs the script with the Nth call (and, if persistent, every later one)
- * failing; returns how many calls the run made. */
-static uint64_t run_with_fault(uint64_t n, uint64_t count, int err, size_t *leaked)
+/*
+ * Runs go(ctx) with calls n .. n + count - 1 failing with err, notes the
+ * call site that failed, checks that mapped_bytes came back, and unmaps and
+ * counts in *leaked what the run left mapped (listing it when `report`).
+ */
+static void armed_run(void (*go)(void *), void *ctx, uint64_t n, uint64_t count, int err,
+                      bool report, size_t *leaked)
 {
-    bool persistent = count > 1;
     static struct snapshot before;
-    static struct run r;
-    memset(&r, 0, sizeof r);
-    r.err = err;
-    r.persistent = persistent;
     size_t mapped = pagealloc_stats().mapped_bytes;
     take_snapshot(&before);
     pa_fault_arm(PA_SYS_KINDS, n, count, err);
-    script(&r);
+    go(ctx);
     pa_fault_disarm();
     uint64_t injected = pa_fault_injected();
     injected_failures += (int)injected;
     if (injected != 0)
         note_site(pa_fault_last_site());
     CHECK(pagealloc_stats().mapped_bytes == mapped);
-    *leaked = unmap_new_ranges(&before, !persistent || getenv("PAGEALLOC_TEST_VERBOSE") != NULL);
+    *leaked = unmap_new_ranges(&before, report);
+}
+
+static void run_script(void *r)
+{
+    script(r);
+}
+
+/* Runs the script with the Nth call (and, if persistent, every later one)
+ * failing; returns how many calls the run made. */
+static uint64_t run_with_fault(uint64_t n, uint64_t count, int err, size_t *leaked)
+{
+    bool persistent = count > 1;
+    static struct run r;
+    memset(&r, 0, sizeof r);
+    r.err = err;
+    r.persistent = persistent;
+    armed_run(run_script, &r, n, count, err,
+              !persistent || getenv("PAGEALLOC_TEST_VERBOSE") != NULL, leaked);
     if (getenv("PAGEALLOC_TEST_VERBOSE") != NULL || (!persistent && *leaked != 0))
         fprintf(stderr, "  call %llu of %llu failed with errno %d: %d operations failed (%s), %zu "
                         "bytes left mapped\n",
@@ -676,24 +693,18 @@ static void states_script(struct srun *r)
         support_unmap(r->blocker[i], page);
 }
 
+static void run_states_script(void *r)
+{
+    states_script(r);
+}
+
 static uint64_t states_run(uint64_t n, uint64_t count, int err, size_t *leaked)
 {
-    static struct snapshot before;
     static struct srun r;
     memset(&r, 0, sizeof r);
     r.err = err;
     r.persistent = count > 1;
-    size_t mapped = pagealloc_stats().mapped_bytes;
-    take_snapshot(&before);
-    pa_fault_arm(PA_SYS_KINDS, n, count, err);
-    states_script(&r);
-    pa_fault_disarm();
-    uint64_t injected = pa_fault_injected();
-    injected_failures += (int)injected;
-    if (injected != 0)
-        note_site(pa_fault_last_site());
-    CHECK(pagealloc_stats().mapped_bytes == mapped);
-    *leaked = unmap_new_ranges(&before, count == 1);
+    armed_run(run_states_script, &r, n, count, err, count == 1, leaked);
     if ((count == 1 && *leaked != 0) || getenv("PAGEALLOC_TEST_VERBOSE") != NULL)
         fprintf(stderr, "  page states: call %llu of %llu failed, %d operations failed\n",
                 (unsigned long long)n, (unsigned long long)pa_fault_seen(), r.failed_ops);

@@ -109,24 +109,6 @@ static void out_of_address_space(void)
     CHECK(pagealloc_stats().mapped_bytes == 0);
 }
 
-/* The limit applies to the child only, so the rest of the suite is not
- * affected by what it leaves behind. */
-static void map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS(void)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        out_of_address_space();
-        fflush(stdout);
-        _exit(check_failures == 0 ? 0 : 1);
-    }
-    int status = 0;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 /* Runs fn in a child process; true when it exited with no failed check. */
 static bool in_child(void (*fn)(void))
 {
@@ -142,6 +124,13 @@ static bool in_child(void (*fn)(void))
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The limit applies to the child only, so the rest of the suite is not
+ * affected by what it leaves behind. */
+static void map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS(void)
+{
+    CHECK(in_child(out_of_address_space));
 }
 
 /* Under mlockall(MCL_FUTURE) every new page must be locked; past

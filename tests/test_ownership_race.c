@@ -215,14 +215,6 @@ struct victim {
     unsigned long blocks;
 };
 
-static uint64_t next_rand(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717u;
-}
-
 /* Keeps a few blocks of 64 KiB to 1 MiB, replacing one at a time, checking each before
  * it goes. Blocks alternate between the raw system call and pagealloc_map. */
 static void *victim(void *arg)
@@ -233,12 +225,12 @@ static void *victim(void *arg)
         struct block *b = &slot[n % SLOTS];
         if (b->p != NULL)
             release(b);
-        b->len = (size_t)65536 * (size_t)(1 + next_rand(&v->rng) % 16);
+        b->len = (size_t)65536 * (size_t)(1 + support_rand64(&v->rng) % 16);
         b->raw = n % 2 == 0;
         b->p = b->raw ? raw_map(b->len) : pagealloc_map(b->len, n % 4 == 1 ? 65536 : 1);
         if (b->p == NULL)
             continue;
-        b->seed = next_rand(&v->rng);
+        b->seed = support_rand64(&v->rng);
         v->blocks++;
         if (!fill(b))
             b->p = NULL;

@@ -37,15 +37,6 @@ struct slot {
 
 static size_t page;
 
-static uint64_t next_rand(uint64_t *s)
-{
-    /* xorshift64*: fast, and good enough to pick operations. */
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
 static double now_seconds(void)
 {
     struct timespec t;
@@ -56,10 +47,10 @@ static double now_seconds(void)
 /* Mostly small blocks, sometimes a few MiB (the page-table-span path). */
 static size_t random_len(uint64_t *rng)
 {
-    uint64_t r = next_rand(rng);
+    uint64_t r = support_rand64(rng);
     if (r % 64 == 0)
-        return 1 + (size_t)(next_rand(rng) % (4u << 20));
-    return 1 + (size_t)(next_rand(rng) % (8 * page));
+        return 1 + (size_t)(support_rand64(rng) % (4u << 20));
+    return 1 + (size_t)(support_rand64(rng) % (8 * page));
 }
 
 static size_t rounded(size_t len)
@@ -96,12 +87,12 @@ static void *worker_main(void *arg)
     double end = now_seconds() + w->seconds;
     while (now_seconds() < end) {
         for (int burst = 0; burst < 64; burst++, w->ops++) {
-            struct slot *s = &slots[next_rand(&w->rng) % SLOTS];
-            uint64_t r = next_rand(&w->rng);
+            struct slot *s = &slots[support_rand64(&w->rng) % SLOTS];
+            uint64_t r = support_rand64(&w->rng);
             if (s->p == NULL) {
                 s->len = random_len(&w->rng);
-                s->align = (size_t)1 << (next_rand(&w->rng) % 23);
-                s->seed = (unsigned)(next_rand(&w->rng) >> 40);
+                s->align = (size_t)1 << (support_rand64(&w->rng) % 23);
+                s->seed = (unsigned)(support_rand64(&w->rng) >> 40);
                 s->p = r % 2 ? pagealloc_map(s->len, s->align)
                              : pagealloc_alloc(a, s->len, s->align);
                 if (s->p == NULL && errno == ENOMEM && support_under_qemu())

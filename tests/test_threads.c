@@ -14,12 +14,6 @@ struct worker {
     int failures;
 };
 
-static unsigned next_rand(unsigned *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -27,12 +21,12 @@ static void *worker_main(void *arg)
     unsigned char *ptr[SLOTS] = {0};
     size_t len[SLOTS] = {0}, align[SLOTS] = {0};
     for (int op = 0; op < OPS; op++) {
-        unsigned r = next_rand(&w->seed);
+        unsigned r = support_rand(&w->seed);
         int s = (int)(r % SLOTS);
         unsigned tag = (unsigned)s * 31u + w->id;
         if (ptr[s] == NULL) {
-            len[s] = 1 + (size_t)(next_rand(&w->seed) % (16 * page));
-            align[s] = (size_t)1 << (next_rand(&w->seed) % 18);
+            len[s] = 1 + (size_t)(support_rand(&w->seed) % (16 * page));
+            align[s] = (size_t)1 << (support_rand(&w->seed) % 18);
             ptr[s] = pagealloc_map(len[s], align[s]);
             if (ptr[s] == NULL && errno == ENOMEM && support_under_qemu())
                 continue; /* qemu's hinted mmap: see support.h */
@@ -43,7 +37,7 @@ static void *worker_main(void *arg)
             }
             support_fill(ptr[s], len[s], tag);
         } else if (r % 3 == 0) {
-            size_t new_len = 1 + (size_t)(next_rand(&w->seed) % (32 * page));
+            size_t new_len = 1 + (size_t)(support_rand(&w->seed) % (32 * page));
             unsigned char *q = pagealloc_realloc(ptr[s], len[s], align[s], new_len, r % 2 == 0);
             if (q != NULL) {
                 size_t keep = len[s] < new_len ? len[s] : new_len;
