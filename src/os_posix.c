@@ -21,6 +21,8 @@
 
 #ifdef PAGEALLOC_FAULT_INJECTION
 #include "fault.h"
+
+#include <stdio.h>
 #endif
 
 #if defined(__linux__) && !defined(PAGEALLOC_NO_MREMAP)
@@ -93,6 +95,11 @@ static int no_room_error(int err)
 #define SYS_WRAPPER static
 #endif
 
+static char *at(void *addr, size_t offset)
+{
+    return (char *)addr + offset;
+}
+
 /* An injected failure of a call that may replace a range leaves what a real
  * one may: the range unmapped, a hole another thread may take at once
  * (fault.h lets a test be that thread). */
@@ -102,8 +109,52 @@ static void injected_hole(void *addr, size_t size)
     if (munmap(addr, size) == 0)
         pa_fault_hole(addr, size);
 }
+
+/* The end of the kernel mapping that holds addr, from /proc/self/maps (0 if
+ * none is found). */
+static uintptr_t mapping_end(uintptr_t addr)
+{
+    uintptr_t end = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    unsigned long long lo, hi;
+    while (end == 0 && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo <= addr && addr < hi)
+            end = (uintptr_t)hi;
+    fclose(f);
+    return end;
+}
+
+/* An injected failure of a same-size mremap onto a fixed address first moves
+ * the range's first mappings (up to pa_fault_moved_mappings(), never its
+ * last), as Linux 6.17 and later do when they refuse a later one; the rest of
+ * the target stays as it was. False when nothing moved. */
+static bool injected_partial_move(void *addr, size_t size, void *target)
+{
+    uintptr_t lo = (uintptr_t)addr, hi = lo + size;
+    for (unsigned i = 0; i < pa_fault_moved_mappings(); i++) {
+        uintptr_t end = mapping_end(lo);
+        if (end == 0 || end >= hi ||
+            call_mremap((void *)lo, end - lo, end - lo, MREMAP_MAYMOVE | MREMAP_FIXED,
+                        at(target, lo - (uintptr_t)addr)) == MAP_FAILED)
+            break;
+        lo = end;
+    }
+    return lo != (uintptr_t)addr;
+}
+
+/* Whether [addr, addr + size) spans several kernel mappings. */
+static bool injected_several(void *addr, size_t size)
+{
+    uintptr_t end = mapping_end((uintptr_t)addr);
+    return end != 0 && end - (uintptr_t)addr < size;
+}
 #else
 #define injected_hole(addr, size) ((void)0)
+#define injected_partial_move(addr, size, target) false
+#define injected_several(addr, size) false
 #endif
 
 SYS_WRAPPER void *sys_mmap(void *addr, size_t size, int prot, int flags)
@@ -133,10 +184,17 @@ SYS_WRAPPER int sys_munmap(void *addr, size_t size)
 SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
+    bool same_size_move = old_size == new_size && (flags & MREMAP_FIXED) != 0;
     if (err != 0) {
+        /* The kernel refuses a range of several mappings with EFAULT before
+         * anything else can fail, except a same-size move since 6.17. */
+        if (!same_size_move && injected_several(addr, old_size))
+            err = EFAULT;
         /* mremap_to() unmaps the target before checks that can still fail
-         * (commit charge, copy_vma, ...). */
-        if ((flags & MREMAP_FIXED) != 0)
+         * (commit charge, copy_vma, ...); since Linux 6.17 a same-size move
+         * of several mappings may instead have moved the first ones. */
+        if ((flags & MREMAP_FIXED) != 0 &&
+            (!same_size_move || !injected_partial_move(addr, old_size, target)))
             injected_hole(target, new_size);
         errno = err;
         return MAP_FAILED;
@@ -164,11 +222,6 @@ SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-static char *at(void *addr, size_t offset)
-{
-    return (char *)addr + offset;
-}
 
 /* Maps exactly [addr, addr + size), replacing nothing; NULL if it is taken. */
 static void *map_exact(void *addr, size_t size, int prot)
@@ -299,8 +352,11 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
  * with EFAULT on a block of several mappings (pages of mixed states). Once
  * pages may vary, the tail is made read-write after it (or the growth undone),
  * and a block of mixed pages grows by mapping the next range instead.
+ * *several is set when mremap said the block is several mappings: the kernel
+ * checks that before anything else (RLIMIT_AS, RLIMIT_DATA, the mlock limit
+ * and the free range after it all come later), so any other refusal means one.
  */
-int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+static int grow(void *addr, size_t old_size, size_t new_size, bool *several)
 {
     char *tail = at(addr, old_size);
     size_t grow_by = new_size - old_size;
@@ -311,10 +367,34 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
                 pa_count_unmap_failure();
             return err;
         }
-        if (errno != EFAULT || !pa_pages_may_vary())
+        *several = errno == EFAULT;
+        if (!*several || !pa_pages_may_vary())
             return errno;
     }
     return map_exact(tail, grow_by, PROT_READ | PROT_WRITE) != NULL ? 0 : ENOMEM;
+}
+
+int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+{
+    bool several = false;
+    return grow(addr, old_size, new_size, &several);
+}
+
+/*
+ * Whether [addr, addr + size) is one mapping, asked by growing it in place by
+ * one page (see grow): the page, if the kernel gave it, is unmapped again.
+ * False when even that would pass the end of the address space.
+ */
+static bool one_mapping(void *addr, size_t size)
+{
+    size_t page = pagealloc_page_size();
+    if (size + page > UINTPTR_MAX - (uintptr_t)addr)
+        return false;
+    if (sys_mremap(addr, size, size + page, 0, NULL) == MAP_FAILED)
+        return errno != EFAULT;
+    if (sys_munmap(at(addr, size), page) != 0)
+        pa_count_unmap_failure();
+    return true;
 }
 
 /*
@@ -343,6 +423,18 @@ static void give_up_target(void *target, size_t size)
         pa_count_unmap_failure();
 }
 
+/*
+ * Once pages may vary, a move reserves the target, makes its tail read-write
+ * and only then moves the old pages onto it with a same-size mremap, so that
+ * nothing can fail after the move. Only a block of one mapping moves: since
+ * Linux 6.17 such an mremap moves a range of several mappings one mapping at
+ * a time, and a refusal part-way (a userfaultfd registration, mseal, a memory
+ * cgroup's page-table charge) leaves the first ones moved and returns an
+ * error, which would cut the caller's block in two; before 6.17 the kernel
+ * refuses the whole range (EFAULT). So on every kernel a block of several
+ * mappings cannot move: ENOMEM, the block untouched. The growth in place
+ * tried first says which blocks those are, without another system call.
+ */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
 {
@@ -356,12 +448,14 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = p;
         return 0;
     }
-    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr;
-    int err = fits ? pa_os_grow(addr, old_size, new_size) : ENOMEM;
+    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, several = false;
+    int err = fits ? grow(addr, old_size, new_size, &several) : ENOMEM;
     if (err == 0)
         *out = addr;
     if (err != ENOMEM || !have_mremap)
         return err;
+    if (vary && (fits ? several : !one_mapping(addr, old_size)))
+        return ENOMEM;
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
      * offset within a page-table span, then move the pages onto it. */
@@ -373,8 +467,6 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                         &target);
     if (err != 0)
         return err;
-    /* When pages may vary, the target's tail is made read-write first and
-     * only the old pages move, so nothing can fail after the move. */
     size_t moved = new_size;
     if (vary) {
         moved = old_size;
@@ -389,7 +481,9 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                 pa_count_unmap_failure();
             return err;
         }
-        /* EFAULT: a block of several mappings, which mremap cannot move. */
+        /* One mapping moves whole or not at all: the block is where it was.
+         * (EFAULT, which the kernel gives for a range of several mappings
+         * before 6.17, is ENOMEM here as for any growth that cannot be done.) */
         err = errno == EFAULT ? ENOMEM : errno;
         /* The kernel may have unmapped [target, target + moved) only; the
          * rest of the target is still ours. */
