@@ -112,11 +112,12 @@ int pa_os_advise_huge(void *addr, size_t size);
 
 /*
  * Makes every page of [addr, addr + size) resident and writable without a
- * further fault, in one call, without changing a byte; all of the range is
- * committed read-write. On failure (ENOMEM when memory runs out) some pages
- * may be resident already; none has changed. ENOSYS: the system has no such
- * call (or PAGEALLOC_NO_POPULATE_WRITE is set); the caller then writes to
- * each page itself.
+ * further fault, without changing a byte. The range is meant to be committed
+ * read-write; a page that is not gives EFAULT, never a fault. On failure
+ * (ENOMEM when memory runs out) some pages may be resident already; none has
+ * changed. ENOSYS: the system has no such call (or PAGEALLOC_NO_POPULATE_WRITE
+ * is set) and every page was found read-write, or cannot be checked here (the
+ * BSDs); the caller then writes to each page itself.
  */
 int pa_os_populate(void *addr, size_t size);
 

@@ -19,6 +19,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <mach/mach.h>
+#include <mach/mach_vm.h>
+#endif
+
 #ifdef PAGEALLOC_FAULT_INJECTION
 #include "fault.h"
 
@@ -586,30 +594,109 @@ int pa_os_advise_huge(void *addr, size_t size)
 }
 #endif
 
-/* Whether MADV_POPULATE_WRITE is worth trying: 0 not yet known, 1 yes, -1 no
- * (a kernel before 5.14, or PAGEALLOC_NO_POPULATE_WRITE set for the tests). */
+/* Whether the kernel knows MADV_POPULATE_WRITE: 0 not yet known, 1 yes, -1
+ * no (a kernel before 5.14, or PAGEALLOC_NO_POPULATE_WRITE set for the tests). */
 static _Atomic int populate_write_state;
 
-static bool populate_write_usable(void)
+static int populate_write_known(void)
 {
     int state = atomic_load_explicit(&populate_write_state, memory_order_relaxed);
     if (state == 0) {
         const char *off = getenv("PAGEALLOC_NO_POPULATE_WRITE");
-        state = !have_populate_write || (off != NULL && off[0] != '\0' && off[0] != '0') ? -1 : 1;
-        atomic_store_explicit(&populate_write_state, state, memory_order_relaxed);
+        if (!have_populate_write || (off != NULL && off[0] != '\0' && off[0] != '0')) {
+            state = -1;
+            atomic_store_explicit(&populate_write_state, state, memory_order_relaxed);
+        }
     }
-    return state > 0;
+    return state;
 }
+
+/* Asks a fresh read-write page of the library's own whether the kernel knows
+ * the advice, since on a caller's range EINVAL also means pages that are not
+ * read-write: 0 it does, ENOSYS it does not (remembered either way), or the
+ * error that kept the question from being asked. */
+static int probe_populate_write(void)
+{
+    size_t page = pagealloc_page_size();
+    void *p = sys_mmap(NULL, page, PROT_READ | PROT_WRITE, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    int err = sys_madvise(p, page, MADV_POPULATE_WRITE);
+    if (sys_munmap(p, page) != 0)
+        pa_count_unmap_failure();
+    if (err == 0 || err == EINVAL)
+        atomic_store_explicit(&populate_write_state, err == 0 ? 1 : -1, memory_order_relaxed);
+    return err == EINVAL ? ENOSYS : err;
+}
+
+#if defined(__linux__)
+/*
+ * Writes to each page without the risk of a fault: FUTEX_WAKE_OP (waking
+ * nobody) makes the kernel do an atomic add of zero on the page's first word,
+ * faulting the page in writable first, and say EFAULT where the page is not
+ * mapped writable (reserved, read-only, no access) instead of raising SIGSEGV.
+ * No byte changes, and a byte another thread writes meanwhile is not lost.
+ */
+static int write_each_page(void *addr, size_t size)
+{
+    int err = pa_sys_enter(PA_SYS_POPULATE);
+    if (err != 0)
+        return err;
+    size_t page = pagealloc_page_size();
+    const int add_zero = FUTEX_OP(FUTEX_OP_ADD, 0, FUTEX_OP_CMP_EQ, 0);
+    for (size_t off = 0; off < size; off += page) {
+        char *word = at(addr, off);
+        if (syscall(SYS_futex, word, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, 0, NULL, word, add_zero) < 0)
+            return errno;
+    }
+    return 0;
+}
+#elif defined(__APPLE__)
+/* Checks that every page is read-write (the Mach regions that cover it);
+ * then ENOSYS: the caller writes to each page. */
+static int write_each_page(void *addr, size_t size)
+{
+    mach_vm_address_t a = (uintptr_t)addr, end = a + size;
+    while (a < end) {
+        int err = pa_sys_enter(PA_SYS_QUERY);
+        if (err != 0)
+            return err;
+        mach_vm_address_t region = a;
+        mach_vm_size_t region_size = 0;
+        vm_region_basic_info_data_64_t info;
+        mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
+        mach_port_t object = MACH_PORT_NULL;
+        if (mach_vm_region(mach_task_self(), &region, &region_size, VM_REGION_BASIC_INFO_64,
+                           (vm_region_info_t)&info, &count, &object) != KERN_SUCCESS ||
+            region > a || (info.protection & VM_PROT_READ) == 0 ||
+            (info.protection & VM_PROT_WRITE) == 0)
+            return EFAULT;
+        a = region + region_size;
+    }
+    return ENOSYS;
+}
+#else
+/* No way to ask here (the BSDs): the caller writes to each page. */
+static int write_each_page(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
+#endif
 
 int pa_os_populate(void *addr, size_t size)
 {
-    if (!populate_write_usable())
-        return ENOSYS;
-    int err = sys_madvise(addr, size, MADV_POPULATE_WRITE);
-    if (err == EINVAL) {
-        /* Our range is plain anonymous memory: only an unknown advice is EINVAL. */
-        atomic_store_explicit(&populate_write_state, -1, memory_order_relaxed);
-        return ENOSYS;
+    int state = populate_write_known();
+    if (state >= 0) {
+        int err = sys_madvise(addr, size, MADV_POPULATE_WRITE);
+        if (err != EINVAL)
+            return err;
+        /* EINVAL: pages that are not read-write, unless the kernel does not
+         * know the advice at all (before 5.14); a page of our own says which,
+         * once. Either way nothing was written. */
+        err = state == 0 ? probe_populate_write() : 0;
+        if (err != ENOSYS)
+            return err == 0 ? EFAULT : err;
     }
-    return err;
+    return write_each_page(addr, size);
 }

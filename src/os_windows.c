@@ -573,9 +573,21 @@ int pa_os_advise_huge(void *addr, size_t size)
 }
 
 /* PrefetchVirtualMemory reads pages in but does not fault in fresh committed
- * ones: the caller touches each page. Committing charged them already. */
+ * ones: the caller touches each page (committing charged them already), once
+ * every region of the range is known to be committed and writable; else
+ * EFAULT, since writing to a reserved or read-only page would fault. */
 int pa_os_populate(void *addr, size_t size)
 {
-    (void)addr, (void)size;
+    const ULONG writable = PAGE_READWRITE | PAGE_EXECUTE_READWRITE;
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = sys_query(p, &m);
+        if (err != 0)
+            return err;
+        if (m.State != MEM_COMMIT || (m.Protect & PAGE_GUARD) != 0 || (m.Protect & writable) == 0)
+            return EFAULT;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
     return ENOSYS;
 }
