@@ -209,7 +209,13 @@ PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
  * the alignment the caller passed to mapx. A huge block grown or moved by
  * realloc stays advised where the system moves pages (Linux mremap); without
  * mremap the grown part is an ordinary mapping (no per-block state says the
- * block was huge).
+ * block was huge). The same holds on Linux once pages may vary (after the
+ * process's first reservation, decommit, or protect to another access) for
+ * the new part of a block whose pages are not all committed read-write: a
+ * move opens it read-write before moving the old pages, and such a block of
+ * several mappings grows in place by mapping the next range; so does a move
+ * where the system cannot say that the block is one read-write mapping
+ * (before Linux 6.11, or without /proc). The old pages keep the advice.
  *
  * With PAGEALLOC_RESERVE the reservation is placed and advised the same way:
  * pages pagealloc_commit makes committed keep the advice; on Linux a range
@@ -320,7 +326,8 @@ struct pagealloc_stats {
     uint64_t unmap_calls;     /* munmap */
     uint64_t remap_calls;     /* mremap */
     uint64_t advise_calls;    /* madvise */
-    uint64_t query_calls;     /* queries of a range's state (Windows) */
+    uint64_t query_calls;     /* queries of a range's state (Windows; Linux: a move once
+                                 pages vary; macOS: populate's region check) */
     uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
                                  and ranges the library left reserved rather than risk
                                  another thread's memory (see README, Reliability) */

@@ -21,6 +21,7 @@
 
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #elif defined(__APPLE__)
 #include <mach/mach.h>
@@ -431,6 +432,46 @@ static void give_up_target(void *target, size_t size)
         pa_count_unmap_failure();
 }
 
+#if defined(__linux__)
+/* Linux 6.11's query of one mapping by address on /proc/self/maps (uapi
+ * linux/fs.h, not yet in every C library's headers). */
+struct procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_VMA_ACCESS 0xfu /* readable 1, writable 2, executable 4, shared 8 */
+
+/* True when [addr, addr + size) is known to lie in one private read-write
+ * mapping (no execute); false when it does not or the system cannot say
+ * (before 6.11, /proc not mounted, qemu-user). One query: an open, an ioctl
+ * and a close, announced once. */
+static bool one_read_write_mapping(void *addr, size_t size)
+{
+    if (pa_sys_enter(PA_SYS_QUERY) != 0)
+        return false;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)addr;
+    bool ok = ioctl(fd, PROCMAP_QUERY, &q) == 0 && q.vma_start <= (uintptr_t)addr &&
+              q.vma_end - (uintptr_t)addr >= size && (q.vma_flags & PROCMAP_VMA_ACCESS) == 3;
+    close(fd);
+    return ok;
+}
+#else
+static bool one_read_write_mapping(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return false;
+}
+#endif
+
 /*
  * Once pages may vary, a move reserves the target, makes its tail read-write
  * and only then moves the old pages onto it with a same-size mremap, so that
@@ -442,6 +483,9 @@ static void give_up_target(void *target, size_t size)
  * refuses the whole range (EFAULT). So on every kernel a block of several
  * mappings cannot move: ENOMEM, the block untouched. The growth in place
  * tried first says which blocks those are, without another system call.
+ * A block that is one read-write mapping (asked of the system) moves as it
+ * does before pages vary, with its new size: the new part takes the
+ * mapping's access and flags, the huge-page advice among them.
  */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
@@ -476,7 +520,7 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     if (err != 0)
         return err;
     size_t moved = new_size;
-    if (vary) {
+    if (vary && !one_read_write_mapping(addr, old_size)) {
         moved = old_size;
         err = sys_mprotect(at(target, old_size), new_size - old_size, PROT_READ | PROT_WRITE);
     }

@@ -565,7 +565,7 @@ struct sblock {
 struct srun {
     int err;
     bool persistent;
-    struct sblock b[4];
+    struct sblock b[5];
     void *blocker[4];
     int blockers;
     int failed_ops;
@@ -724,8 +724,14 @@ static void states_script(struct srun *r)
     if (r->b[3].p != NULL && support_map_at(r->b[3].p + 4 * page, page))
         r->blocker[r->blockers++] = r->b[3].p + 4 * page;
     s_grow(r, 3, 8, true);
+    step("move a block of one read-write mapping with its new size");
+    s_reserve(r, 4, 2, 1);
+    s_change(r, 4, 0, 2, 'w');
+    if (r->b[4].p != NULL && support_map_at(r->b[4].p + 2 * page, page))
+        r->blocker[r->blockers++] = r->b[4].p + 2 * page;
+    s_grow(r, 4, 6, true);
     step("unmap");
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         struct sblock *b = &r->b[i];
         uint64_t failures = pagealloc_stats().unmap_failures;
         if (b->p == NULL)
