@@ -483,9 +483,9 @@ static bool one_read_write_mapping(void *addr, size_t size)
  * refuses the whole range (EFAULT). So on every kernel a block of several
  * mappings cannot move: ENOMEM, the block untouched. The growth in place
  * tried first says which blocks those are, without another system call.
- * A block that is one read-write mapping (asked of the system) moves as it
- * does before pages vary, with its new size: the new part takes the
- * mapping's access and flags, the huge-page advice among them.
+ * A block of at least a huge page that is one read-write mapping (asked of
+ * the system) moves as it does before pages vary, with its new size: the new
+ * part takes the mapping's access and flags, the huge-page advice among them.
  */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
@@ -519,8 +519,10 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                         &target);
     if (err != 0)
         return err;
-    size_t moved = new_size;
-    if (vary && !one_read_write_mapping(addr, old_size)) {
+    /* The query costs about four mprotects here: only a block that can hold
+     * a huge page asks (for the advice); others open the tail first. */
+    size_t huge = pagealloc_huge_page_size(), moved = new_size;
+    if (vary && (huge == 0 || new_size < huge || !one_read_write_mapping(addr, old_size))) {
         moved = old_size;
         err = sys_mprotect(at(target, old_size), new_size - old_size, PROT_READ | PROT_WRITE);
     }

@@ -553,7 +553,7 @@ static void a_block_of_several_mappings_is_never_moved_in_part(void)
  * page protected: POSIX commits it), 'n' untouchable (reserved or no access). It runs after the first script, because its first reservation sets
  * the library's "pages may vary" latch for the rest of the process.
  */
-enum { STATE_PAGES = 24 };
+enum { STATE_PAGES = 1024 };
 
 struct sblock {
     unsigned char *p;
@@ -724,12 +724,15 @@ static void states_script(struct srun *r)
     if (r->b[3].p != NULL && support_map_at(r->b[3].p + 4 * page, page))
         r->blocker[r->blockers++] = r->b[3].p + 4 * page;
     s_grow(r, 3, 8, true);
-    step("move a block of one read-write mapping with its new size");
-    s_reserve(r, 4, 2, 1);
-    s_change(r, 4, 0, 2, 'w');
-    if (r->b[4].p != NULL && support_map_at(r->b[4].p + 2 * page, page))
-        r->blocker[r->blockers++] = r->b[4].p + 2 * page;
-    s_grow(r, 4, 6, true);
+    step("move a large block of one read-write mapping with its new size");
+    size_t huge = pagealloc_huge_page_size(), hp = huge / page;
+    if (hp != 0 && 2 * hp <= STATE_PAGES) {
+        s_reserve(r, 4, hp, 1);
+        s_change(r, 4, 0, hp, 'w');
+        if (r->b[4].p != NULL && support_map_at(r->b[4].p + huge, page))
+            r->blocker[r->blockers++] = r->b[4].p + huge;
+        s_grow(r, 4, 2 * hp, true);
+    }
     step("unmap");
     for (int i = 0; i < 5; i++) {
         struct sblock *b = &r->b[i];
