@@ -423,6 +423,38 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 }
 
 /*
+ * The reserved pages from old_end on in the reservation that holds the
+ * block's last page (they are ours), at least `want` bytes of them when there
+ * are: the regions are walked while they are that reservation's and reserved,
+ * since Wine shows reserved pages of different former protections as separate
+ * regions. 0 when old_end is free; ENOMEM when another reservation starts
+ * there or the page is committed (not the block's to grow into).
+ */
+static int reserved_slack(char *old_end, size_t want, size_t *out)
+{
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(old_end, &m);
+    if (err != 0)
+        return err;
+    *out = 0;
+    if (m.State == MEM_FREE)
+        return 0;
+    if (m.State != MEM_RESERVE || m.AllocationBase == old_end)
+        return ENOMEM;
+    void *base = m.AllocationBase;
+    char *p = at(m.BaseAddress, m.RegionSize);
+    while ((size_t)(p - old_end) < want && (uintptr_t)p <= sys()->highest) {
+        if ((err = sys_query(p, &m)) != 0)
+            return err;
+        if (m.AllocationBase != base || m.State != MEM_RESERVE)
+            break;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
+    *out = (size_t)(p - old_end);
+    return 0;
+}
+
+/*
  * Commits the slack of the last reservation, and when that is not enough
  * reserves the range right after it first. On failure everything done is
  * undone: the slack was uncommitted and the new reservation is released.
@@ -435,16 +467,10 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
     uintptr_t highest = sys()->highest;
     if ((uintptr_t)old_end > highest)
         return ENOMEM; /* the block ends where the address space does */
-    MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(old_end, &m);
+    size_t slack;
+    int err = reserved_slack(old_end, grow_by, &slack);
     if (err != 0)
         return err;
-    /* Reserved pages in a reservation that started before old_end are ours. */
-    size_t slack = 0;
-    if (m.State == MEM_RESERVE && m.AllocationBase != old_end)
-        slack = (size_t)(at(m.BaseAddress, m.RegionSize) - old_end);
-    else if (m.State != MEM_FREE)
-        return ENOMEM;
     if (slack >= grow_by)
         return sys_commit(old_end, grow_by);
 
