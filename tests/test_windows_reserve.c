@@ -8,6 +8,7 @@
 #include <windows.h>
 
 #include <errno.h>
+#include <stdio.h>
 
 static size_t page, gran;
 
@@ -127,6 +128,59 @@ static void commit_decommit_protect_work_across_the_reservations_of_a_grown_bloc
     CHECK(all_in(p, 3 * gran, MEM_FREE, 0));
 }
 
+/*
+ * A range of many regions (pages of alternating protections or states) in one
+ * reservation takes one system call and no query to commit, decommit,
+ * protect or shrink: the regions are walked only when the system refuses the
+ * whole range (it spans reservations).
+ */
+static void a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions(void)
+{
+    enum { PAGES = 64 };
+    unsigned char *p = pagealloc_map(PAGES * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    CHECK(query(p).RegionSize == page); /* the control: many regions */
+    struct pagealloc_stats s0 = pagealloc_stats();
+    CHECK(pagealloc_protect(p, PAGES * page, PAGEALLOC_READ | PAGEALLOC_WRITE));
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(all_in(p, PAGES * page, MEM_COMMIT, PAGE_READWRITE));
+    printf("     protect over %d regions: %u queries\n", PAGES,
+           (unsigned)(s1.query_calls - s0.query_calls));
+    CHECK(s1.query_calls == s0.query_calls && s1.protect_calls - s0.protect_calls == 1);
+
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_decommit(p + i * page, page));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_commit(p, PAGES * page));
+    s1 = pagealloc_stats();
+    CHECK(all_in(p, PAGES * page, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(s1.query_calls == s0.query_calls && s1.map_calls - s0.map_calls == 1);
+
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_NO_ACCESS));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_decommit(p + page, (PAGES - 2) * page));
+    s1 = pagealloc_stats();
+    CHECK(all_in(p + page, (PAGES - 2) * page, MEM_RESERVE, 0));
+    CHECK(s1.query_calls == s0.query_calls && s1.advise_calls - s0.advise_calls == 1);
+
+    CHECK(pagealloc_commit(p, PAGES * page));
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_realloc(p, PAGES * page, 1, page, false) == p);
+    s1 = pagealloc_stats();
+    CHECK(all_in(p + page, gran - page, MEM_RESERVE, 0));
+    CHECK(s1.query_calls == s0.query_calls && s1.advise_calls - s0.advise_calls == 1);
+    CHECK(s1.unmap_calls == s0.unmap_calls);
+    pagealloc_unmap(p, page);
+    CHECK(all_in(p, gran, MEM_FREE, 0));
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -134,6 +188,7 @@ int main(void)
     RUN(a_reservation_is_reserved_only_until_committed);
     RUN(protect_sets_the_page_protection);
     RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
+    RUN(a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
