@@ -119,7 +119,8 @@ int pa_os_advise_huge(void *addr, size_t size);
  * committed read-write. On failure (ENOMEM when memory runs out) some pages
  * may be resident already; none has changed. ENOSYS: the system has no such
  * call (or PAGEALLOC_NO_POPULATE_WRITE is set); the caller then writes to
- * each page itself.
+ * each page itself, so an OS file that would answer ENOSYS for a range with a
+ * page that is not committed read-write answers EFAULT instead.
  */
 int pa_os_populate(void *addr, size_t size);
 

@@ -632,10 +632,28 @@ int pa_os_advise_huge(void *addr, size_t size)
     return ENOSYS;
 }
 
+/* Pages a write reaches without a fault the process cannot survive. */
+static bool writable(const MEMORY_BASIC_INFORMATION *m)
+{
+    return m->State == MEM_COMMIT && (m->Protect & PAGE_GUARD) == 0 &&
+           (m->Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE)) != 0;
+}
+
 /* PrefetchVirtualMemory reads pages in but does not fault in fresh committed
- * ones: the caller touches each page. Committing charged them already. */
+ * ones: the caller touches each page (ENOSYS), once the range is known to be
+ * committed and writable; else EFAULT, and nothing is touched. Committing
+ * charged the pages already. */
 int pa_os_populate(void *addr, size_t size)
 {
-    (void)addr, (void)size;
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = (uintptr_t)p > sys()->highest ? EFAULT : sys_query(p, &m);
+        if (err != 0)
+            return err == EINVAL ? EFAULT : err; /* EINVAL: no such address */
+        if (!writable(&m))
+            return EFAULT;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
     return ENOSYS;
 }

@@ -181,6 +181,39 @@ static void a_range_in_one_reservation_takes_one_call_and_no_query_however_many_
     CHECK(all_in(p, gran, MEM_FREE, 0));
 }
 
+/* Populate writes to each page on Windows: a range with a page that is not
+ * committed read-write fails with EFAULT before any page is written to
+ * (writing would end the process). */
+static void populate_fails_with_EFAULT_unless_every_page_is_committed_read_write(void)
+{
+    unsigned char *p = pagealloc_map(4 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, 2 * page, 5);
+    support_fill(p + 3 * page, page, 6);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_READ));
+    CHECK_ERRNO(!pagealloc_populate(p, 4 * page), EFAULT);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_NO_ACCESS));
+    CHECK_ERRNO(!pagealloc_populate(p + page, page), EFAULT);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_READ | PAGEALLOC_WRITE | PAGEALLOC_EXEC));
+    CHECK(pagealloc_populate(p, 4 * page)); /* read-write-execute is writable */
+    CHECK(pagealloc_decommit(p + 2 * page, page));
+    CHECK_ERRNO(!pagealloc_populate(p, 4 * page), EFAULT);
+    /* Past the block's end: its reservation's reserved tail, then free pages. */
+    CHECK_ERRNO(!pagealloc_populate(p + 3 * page, 2 * page), EFAULT);
+    CHECK(all_in(p + 2 * page, page, MEM_RESERVE, 0));
+    CHECK(support_has_pattern(p, 2 * page, 5) && support_has_pattern(p + 3 * page, page, 6));
+    pagealloc_unmap(p, 4 * page);
+    unsigned char *r = pagealloc_mapx(2 * page, 1, PAGEALLOC_RESERVE);
+    CHECK(r != NULL);
+    if (r == NULL)
+        return;
+    CHECK_ERRNO(!pagealloc_populate(r, 2 * page), EFAULT);
+    CHECK(pagealloc_commit(r, 2 * page) && pagealloc_populate(r, 2 * page));
+    pagealloc_unmap(r, 2 * page);
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -189,6 +222,7 @@ int main(void)
     RUN(protect_sets_the_page_protection);
     RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
     RUN(a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions);
+    RUN(populate_fails_with_EFAULT_unless_every_page_is_committed_read_write);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
