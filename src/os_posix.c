@@ -25,7 +25,6 @@
 #include <sys/syscall.h>
 #elif defined(__APPLE__)
 #include <mach/mach.h>
-#include <mach/mach_vm.h>
 #endif
 
 #ifdef PAGEALLOC_FAULT_INJECTION
@@ -702,18 +701,18 @@ static int write_each_page(void *addr, size_t size)
  * then ENOSYS: the caller writes to each page. */
 static int write_each_page(void *addr, size_t size)
 {
-    mach_vm_address_t a = (uintptr_t)addr, end = a + size;
+    vm_address_t a = (uintptr_t)addr, end = a + size;
     while (a < end) {
         int err = pa_sys_enter(PA_SYS_QUERY);
         if (err != 0)
             return err;
-        mach_vm_address_t region = a;
-        mach_vm_size_t region_size = 0;
+        vm_address_t region = a;
+        vm_size_t region_size = 0;
         vm_region_basic_info_data_64_t info;
         mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
         mach_port_t object = MACH_PORT_NULL;
-        if (mach_vm_region(mach_task_self(), &region, &region_size, VM_REGION_BASIC_INFO_64,
-                           (vm_region_info_t)&info, &count, &object) != KERN_SUCCESS ||
+        if (vm_region_64(mach_task_self(), &region, &region_size, VM_REGION_BASIC_INFO_64,
+                         (vm_region_info_t)&info, &count, &object) != KERN_SUCCESS ||
             region > a || (info.protection & VM_PROT_READ) == 0 ||
             (info.protection & VM_PROT_WRITE) == 0)
             return EFAULT;
