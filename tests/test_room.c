@@ -14,14 +14,27 @@ static size_t page;
 
 #define MIB ((size_t)1 << 20)
 
+/* System calls of every kind the library has made so far. */
+static uint64_t calls(void)
+{
+    struct pagealloc_stats s = pagealloc_stats();
+    return s.map_calls + s.unmap_calls + s.remap_calls + s.advise_calls + s.query_calls +
+           s.protect_calls;
+}
+
 /* The issue's first row: each fresh block of 1-16 MiB is doubled once while
- * every block before it is still live. */
+ * every block before it is still live. (The first block of a process goes
+ * wherever the system puts it, with no room; so, under Wine, may the first
+ * few, among Wine's own mappings at the top of the address space.) */
 static void fresh_blocks_of_1_to_16_MiB_double_in_place_with_earlier_blocks_live(void)
 {
-    enum { N = 32 };
+    /* Fewer where address space is scarce: 64 blocks walk a 32-bit one down
+     * to its bottom. */
+    enum { N = sizeof(void *) >= 8 ? 64 : 32 };
     unsigned char *b[N];
     size_t len[N];
     int made = 0, in_place = 0;
+    uint64_t growth_calls = 0;
     for (int i = 0; i < N; i++) {
         len[i] = MIB * (size_t)(1 + i % 16);
         b[i] = pagealloc_map(len[i], 1);
@@ -30,13 +43,17 @@ static void fresh_blocks_of_1_to_16_MiB_double_in_place_with_earlier_blocks_live
             break;
         made++;
         b[i][0] = (unsigned char)i;
-        if (pagealloc_realloc(b[i], len[i], 1, 2 * len[i], false) == b[i]) {
+        uint64_t c0 = calls();
+        bool grown = pagealloc_realloc(b[i], len[i], 1, 2 * len[i], false) == b[i];
+        growth_calls += calls() - c0;
+        if (grown) {
             in_place++;
             len[i] *= 2;
             b[i][len[i] - 1] = 1;
         }
     }
-    printf("  fresh 1-16 MiB blocks doubled in place: %d of %d\n", in_place, made);
+    printf("  fresh 1-16 MiB blocks doubled in place: %d of %d (%.2f system calls each)\n",
+           in_place, made, made > 0 ? (double)growth_calls / made : 0.0);
     CHECK(in_place * 100 >= made * 95);
     for (int i = 0; i < made; i++) {
         CHECK(b[i][0] == (unsigned char)i);
@@ -51,7 +68,7 @@ static void fresh_blocks_of_1_to_16_MiB_double_in_place_with_earlier_blocks_live
  * buffer is counted). Also the address space held (mapped or reserved) per
  * live byte after each round, at its worst.
  */
-static void interleaved_buffers_copy_at_most_a_third_of_what_alloc_copy_free_would(void)
+static void interleaved_buffers_copy_a_third_of_what_alloc_copy_free_would_or_less(void)
 {
     enum { BUFS = 8 };
     const size_t from = (size_t)64 << 10, to = 64 * MIB;
@@ -68,6 +85,7 @@ static void interleaved_buffers_copy_at_most_a_third_of_what_alloc_copy_free_wou
     unsigned long long copied = 0, baseline = 0;
     int in_place = 0, moved = 0, copies = 0;
     double worst_held = 0;
+    uint64_t c0 = calls();
     size_t len;
     for (len = from; len < to; len *= 2) {
         for (int i = 0; i < BUFS; i++) {
@@ -95,10 +113,16 @@ static void interleaved_buffers_copy_at_most_a_third_of_what_alloc_copy_free_wou
         worst_held = held > worst_held ? held : worst_held;
     }
     printf("  8 buffers, 64 KiB to 64 MiB: %d doublings in place, %d moved, %d copied;"
-           " bytes copied %.3fx alloc + copy + free; address space held per live byte at worst"
-           " %.2fx\n",
-           in_place, moved, copies, (double)copied / (double)baseline, worst_held);
-    CHECK(copied * 3 <= baseline);
+           " bytes copied %.3fx alloc + copy + free; %.2f system calls per doubling; address"
+           " space held per live byte at worst %.2fx\n",
+           in_place, moved, copies, (double)copied / (double)baseline,
+           (double)(calls() - c0) / (in_place + moved + copies), worst_held);
+    /* A 32-bit address space leaves room for one doubling: fewer copies than
+     * alloc + copy + free (half the bytes), not a third. */
+    if (sizeof(void *) >= 8)
+        CHECK(copied * 3 <= baseline);
+    else
+        CHECK(copied * 2 < baseline);
     CHECK(worst_held <= 2.0);
     for (int i = 0; i < BUFS; i++)
         pagealloc_unmap(b[i], len);
@@ -138,7 +162,7 @@ int main(void)
     page = pagealloc_page_size();
     support_mapped_bytes(); /* the first read may map stdio's buffers */
     RUN(fresh_blocks_of_1_to_16_MiB_double_in_place_with_earlier_blocks_live);
-    RUN(interleaved_buffers_copy_at_most_a_third_of_what_alloc_copy_free_would);
+    RUN(interleaved_buffers_copy_a_third_of_what_alloc_copy_free_would_or_less);
     RUN(small_blocks_stack_right_under_one_another);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
