@@ -187,15 +187,18 @@ static size_t room_for(size_t size)
  * are placed below it, aligned, so that an aligned request is normally one
  * system call, and with room to grow above them (room_for). It follows where
  * blocks land: down while they stack under it, away from the main thread's
- * stack; back up to the top of a freed block's room when that block was the
- * newest, so an alloc/free loop reuses one range; and wherever the kernel put
- * a block it could not place under the hint, higher ones too. A lost race
- * between threads costs at most a less useful hint.
+ * stack; back up over a freed block that sat right below it, so an alloc/free
+ * loop reuses one range; and wherever the kernel put a block it could not
+ * place under the hint, higher ones too. A lost race between threads costs
+ * at most a less useful hint.
  */
 static _Atomic uintptr_t next_mmap_addr_hint;
-/* The hint before the newest block was placed: the top of that block's room,
- * where the hint goes back to when the block is freed. */
+/* The top of the newest block's room (the hint before it was placed), and,
+ * once that block is freed, the hint it left (its end): while the hint is
+ * still there, the next block with room goes under that top again rather
+ * than one more room further down. */
 static _Atomic uintptr_t newest_room_top;
+static _Atomic uintptr_t freed_end;
 
 static uintptr_t hint_load(void)
 {
@@ -206,23 +209,37 @@ static uintptr_t hint_load(void)
 static uintptr_t hint_ceiling(uintptr_t hint, size_t size)
 {
     size_t room = room_for(size);
-    return hint > room ? hint - room : 0;
+    if (room == 0)
+        return hint;
+    uintptr_t top = hint;
+    if (atomic_load_explicit(&freed_end, memory_order_relaxed) == hint) {
+        uintptr_t freed_top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
+        top = freed_top > hint ? freed_top : hint;
+    }
+    return top > room ? top - room : 0;
 }
 
 static void hint_mapped(uintptr_t seen, void *block, size_t size)
 {
     uintptr_t low = (uintptr_t)block, end = low + size;
+    uintptr_t top = seen;
+    if (atomic_load_explicit(&freed_end, memory_order_relaxed) == seen) {
+        uintptr_t freed_top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
+        top = freed_top > seen ? freed_top : seen;
+    }
     if (atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, low,
-                                                memory_order_relaxed, memory_order_relaxed))
-        atomic_store_explicit(&newest_room_top, seen >= end ? seen : end, memory_order_relaxed);
+                                                memory_order_relaxed, memory_order_relaxed)) {
+        atomic_store_explicit(&newest_room_top, top >= end ? top : end, memory_order_relaxed);
+        atomic_store_explicit(&freed_end, 0, memory_order_relaxed);
+    }
 }
 
 static void hint_unmapped(void *block, size_t size)
 {
     uintptr_t seen = (uintptr_t)block, end = seen + size;
-    uintptr_t top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
-    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, top > end ? top : end,
-                                            memory_order_relaxed, memory_order_relaxed);
+    if (atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, end,
+                                                memory_order_relaxed, memory_order_relaxed))
+        atomic_store_explicit(&freed_end, end, memory_order_relaxed);
 }
 
 /* ---- Huge pages and prefaulting ----------------------------------------- */

@@ -128,6 +128,33 @@ static void interleaved_buffers_copy_a_third_of_what_alloc_copy_free_would_or_le
         pagealloc_unmap(b[i], len);
 }
 
+/* The room is free address space, not held: nothing of it is mapped, and a
+ * freed block leaves nothing behind. An alloc/free loop of such a block
+ * reuses one range instead of walking down by a room each time. */
+static void room_is_not_held_and_an_alloc_free_loop_reuses_one_range(void)
+{
+    const size_t len = 4 * MIB;
+    unsigned char *first = pagealloc_map(len, 1);
+    CHECK(first != NULL);
+    if (first == NULL)
+        return;
+    CHECK(support_range_unmapped(first + len, len));
+    pagealloc_unmap(first, len);
+    CHECK(support_range_unmapped(first, 2 * len));
+    int same = 0;
+    for (int i = 0; i < 20; i++) {
+        unsigned char *p = pagealloc_map(len, 1);
+        CHECK(p != NULL);
+        if (p == NULL)
+            return;
+        same += p == first;
+        p[len - 1] = 1;
+        pagealloc_unmap(p, len);
+    }
+    printf("  alloc/free loop of 4 MiB: %d of 20 at the first block's address\n", same);
+    CHECK(same == 20);
+}
+
 /* Small blocks are placed right under one another, as before the room: on
  * Linux that is what lets 200,000 live 4 KiB blocks fit under the kernel's
  * limit of 65,530 mappings. */
@@ -163,6 +190,7 @@ int main(void)
     support_mapped_bytes(); /* the first read may map stdio's buffers */
     RUN(fresh_blocks_of_1_to_16_MiB_double_in_place_with_earlier_blocks_live);
     RUN(interleaved_buffers_copy_a_third_of_what_alloc_copy_free_would_or_less);
+    RUN(room_is_not_held_and_an_alloc_free_loop_reuses_one_range);
     RUN(small_blocks_stack_right_under_one_another);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
