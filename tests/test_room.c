@@ -184,6 +184,30 @@ static void small_blocks_stack_right_under_one_another(void)
     pagealloc_unmap(b, n * sizeof *b);
 }
 
+/* Once pages may vary (after any decommit), growth in place on POSIX is one
+ * mmap of the next range, read-write, where mremap needed an mprotect after
+ * it. Last: the latch stays set for the rest of the process. */
+static void once_pages_vary_growth_in_place_is_one_system_call_on_posix(void)
+{
+#ifndef _WIN32
+    unsigned char *other = pagealloc_map(page, 1);
+    CHECK(other != NULL && pagealloc_decommit(other, page));
+    pagealloc_unmap(other, page);
+    const size_t len = 2 * MIB;
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    p[0] = 7;
+    uint64_t c0 = calls();
+    CHECK(pagealloc_realloc(p, len, 1, 2 * len, false) == p);
+    CHECK(calls() - c0 == 1);
+    p[2 * len - 1] = 1;
+    CHECK(p[0] == 7 && p[len] == 0);
+    pagealloc_unmap(p, 2 * len);
+#endif
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -192,6 +216,7 @@ int main(void)
     RUN(interleaved_buffers_copy_a_third_of_what_alloc_copy_free_would_or_less);
     RUN(room_is_not_held_and_an_alloc_free_loop_reuses_one_range);
     RUN(small_blocks_stack_right_under_one_another);
+    RUN(once_pages_vary_growth_in_place_is_one_system_call_on_posix);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
