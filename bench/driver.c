@@ -555,7 +555,7 @@ static void print_huge_groups(void)
            met(grown, 0.6));
 }
 
-/* ---- Room to grow (docs/placement.md) ------------------------------------ */
+/* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
 
 static void run_room_groups(void)
 {
@@ -613,7 +613,7 @@ static void print_room_row(const char *what, int row, int f, double scale, const
 
 static void print_room_groups(void)
 {
-    printf("\n### room to grow (counted; docs/placement.md)\n\n"
+    printf("\n### room to grow (counted; docs/address-hint.md)\n\n"
            "`pagealloc` places a new block of 1 MiB or more 15 times its size below the hint "
            "(room for four doublings in place); `-noroom` is the placement before that "
            "(PAGEALLOC_NO_ROOM=1, every block right under the previous one); `no-mremap` is a "

@@ -349,7 +349,7 @@ static void churn(size_t steps)
     out[6] = resident_mib();
 }
 
-/* ---- Room to grow (docs/placement.md) ------------------------------------ */
+/* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
 
 /* Address space held by the process: the sum of its mappings' lengths. */
 static double held_bytes(void)

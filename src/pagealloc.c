@@ -137,7 +137,7 @@ struct pagealloc_stats pagealloc_stats(void)
 /* ---- The address hint and room to grow ---------------------------------- */
 
 /*
- * Room to grow (docs/placement.md has the figures that chose these). A new
+ * Room to grow (docs/address-hint.md has the figures that chose these). A new
  * block of ROOM_MIN_SIZE bytes or more is placed ROOM_FACTOR - 1 times its
  * size (at most ROOM_MAX bytes) below the hint instead of right under it, so
  * that the free address space above it lets it grow in place to ROOM_FACTOR

@@ -1,4 +1,4 @@
-/* Room to grow (docs/placement.md): a new block of 1 MiB or more is placed
+/* Room to grow (docs/address-hint.md): a new block of 1 MiB or more is placed
  * with free address space above it, so that it grows in place where pages
  * cannot move (Windows, macOS, the BSDs, PAGEALLOC_NO_MREMAP) and in one
  * mremap on Linux, while small blocks still stack right under one another.
