@@ -147,7 +147,9 @@ struct pagealloc_stats pagealloc_stats(void)
  * exclusive call, and it costs neither memory nor a mapping. Smaller blocks,
  * which rarely grow, are placed right under the hint, where adjacent ones
  * merge into few kernel mappings. Where address space is scarce (32-bit) the
- * room is one size (one doubling), at most 16 MiB. PAGEALLOC_NO_ROOM set in
+ * room is one size (one doubling), at most 16 MiB. No room is left below
+ * ROOM_FLOOR, where the program, its heap and, under valgrind, all its
+ * mappings are: blocks there are placed as before. PAGEALLOC_NO_ROOM set in
  * the environment places every block right under the hint, as before this
  * policy (tests and the benchmark compare the two).
  */
@@ -155,9 +157,11 @@ struct pagealloc_stats pagealloc_stats(void)
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define ROOM_FACTOR 16
 #define ROOM_MAX ((size_t)1 << 36)
+#define ROOM_FLOOR ((uintptr_t)1 << 32)
 #else
 #define ROOM_FACTOR 2
 #define ROOM_MAX ((size_t)16 << 20)
+#define ROOM_FLOOR ((uintptr_t)1 << 28)
 #endif
 
 /* 0 not read yet, 1 room left, -1 PAGEALLOC_NO_ROOM. */
@@ -216,7 +220,7 @@ static uintptr_t hint_ceiling(uintptr_t hint, size_t size)
         uintptr_t freed_top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
         top = freed_top > hint ? freed_top : hint;
     }
-    return top > room ? top - room : 0;
+    return top > room && top - room >= ROOM_FLOOR ? top - room : hint;
 }
 
 static void hint_mapped(uintptr_t seen, void *block, size_t size)
