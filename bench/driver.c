@@ -607,7 +607,8 @@ static void print_room_row(const char *what, int row, int f, double scale, const
         if (room.cell[row][k].n == 0)
             printf(" failed |");
         else
-            printf(" %.3g%s |", room_field(row, k, f) * scale, unit);
+            printf(room_field(row, k, f) * scale >= 1000 ? " %.0f%s |" : " %.3g%s |",
+                   room_field(row, k, f) * scale, unit);
     printf(" %s |\n", target);
 }
 
