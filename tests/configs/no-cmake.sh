@@ -38,8 +38,9 @@ doc_lines() {
 sources_in() { grep -o 'src/[A-Za-z0-9_]*\.c' | sort -u | tr '\n' ' '; }
 
 # 1. The documented lists: each block names one list on every line that names
-# sources; the two lists and src/fault.c are src/*.c, and the lists are the
-# sources CMakeLists.txt names (fault.c aside).
+# sources, and its objects on the line that archives them; the two lists and
+# src/fault.c are src/*.c, and the lists are the sources CMakeLists.txt names
+# (fault.c aside).
 all=""
 ok=1
 for block in posix windows; do
@@ -48,7 +49,12 @@ for block in posix windows; do
     [ -n "$lines" ] || { ok=0; echo "no <!-- no-cmake:$block --> block in docs/building.md"; }
     while IFS= read -r line; do
         files=$(echo "$line" | sources_in)
-        [ -n "$files" ] || continue
+        if [ -z "$files" ]; then
+            # An archive line: its objects, as the sources they come from.
+            files=$(echo "$line" | grep -o '[A-Za-z0-9_]*\.o' | sed 's|^|src/|; s|\.o$|.c|' |
+                sort -u | tr '\n' ' ')
+            [ -n "$files" ] || continue
+        fi
         if [ -z "$list" ]; then list=$files
         elif [ "$files" != "$list" ]; then ok=0; echo "$block: \"$line\" names $files, not $list"; fi
     done <<EOF
