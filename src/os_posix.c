@@ -355,26 +355,35 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     return sys_munmap(at(addr, new_size), old_size - new_size);
 }
 
+/* Set once a block was advised to use huge pages (pa_os_advise_huge). */
+static _Atomic bool advised_huge;
+
 /*
  * mremap gives the grown tail the access of the block's last pages and fails
  * with EFAULT on a block of several mappings (pages of mixed states). Once
- * pages may vary, the tail is made read-write after it (or the growth undone),
- * and a block of mixed pages grows by mapping the next range instead.
- * *several is set when mremap said the block is several mappings: the kernel
- * checks that before anything else (RLIMIT_AS, RLIMIT_DATA, the mlock limit
- * and the free range after it all come later), so any other refusal means one.
+ * pages may vary, growth maps the next range read-write instead: one call
+ * where mremap needs an mprotect after it, and the kernel merges the new
+ * mapping with the block's last one when their pages agree. Only once a block
+ * may be advised does mremap stay (the mapping it extends keeps the advice),
+ * the tail made read-write after it (or the growth undone).
+ * *several says, when mremap was asked (*asked), whether it found the block
+ * several mappings: the kernel checks that before anything else (RLIMIT_AS,
+ * RLIMIT_DATA, the mlock limit and the free range after it all come later),
+ * so any other refusal means one.
  */
-static int grow(void *addr, size_t old_size, size_t new_size, bool *several)
+static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool *several)
 {
     char *tail = at(addr, old_size);
     size_t grow_by = new_size - old_size;
-    if (have_mremap) {
+    if (have_mremap &&
+        (!pa_pages_may_vary() || atomic_load_explicit(&advised_huge, memory_order_relaxed))) {
         if (sys_mremap(addr, old_size, new_size, 0, NULL) != MAP_FAILED) {
             int err = pa_pages_may_vary() ? sys_mprotect(tail, grow_by, PROT_READ | PROT_WRITE) : 0;
             if (err != 0 && sys_munmap(tail, grow_by) != 0)
                 pa_count_unmap_failure();
             return err;
         }
+        *asked = true;
         *several = errno == EFAULT;
         if (!*several || !pa_pages_may_vary())
             return errno;
@@ -384,8 +393,8 @@ static int grow(void *addr, size_t old_size, size_t new_size, bool *several)
 
 int pa_os_grow(void *addr, size_t old_size, size_t new_size)
 {
-    bool several = false;
-    return grow(addr, old_size, new_size, &several);
+    bool asked = false, several = false;
+    return grow(addr, old_size, new_size, &asked, &several);
 }
 
 /*
@@ -481,7 +490,8 @@ static bool one_read_write_mapping(void *addr, size_t size)
  * error, which would cut the caller's block in two; before 6.17 the kernel
  * refuses the whole range (EFAULT). So on every kernel a block of several
  * mappings cannot move: ENOMEM, the block untouched. The growth in place
- * tried first says which blocks those are, without another system call.
+ * tried first says which blocks those are where it asked mremap; else one
+ * mremap growing the block by a page asks (one_mapping).
  * A block of at least a huge page that is one read-write mapping (asked of
  * the system) moves as it does before pages vary, with its new size: the new
  * part takes the mapping's access and flags, the huge-page advice among them.
@@ -499,13 +509,13 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = p;
         return 0;
     }
-    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, several = false;
-    int err = fits ? grow(addr, old_size, new_size, &several) : ENOMEM;
+    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, asked = false, several = false;
+    int err = fits ? grow(addr, old_size, new_size, &asked, &several) : ENOMEM;
     if (err == 0)
         *out = addr;
     if (err != ENOMEM || !have_mremap)
         return err;
-    if (vary && (fits ? several : !one_mapping(addr, old_size)))
+    if (vary && (asked ? several : !one_mapping(addr, old_size)))
         return ENOMEM;
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
@@ -624,6 +634,8 @@ size_t pa_os_huge_page_size(void)
 
 int pa_os_advise_huge(void *addr, size_t size)
 {
+    if (!atomic_load_explicit(&advised_huge, memory_order_relaxed))
+        atomic_store_explicit(&advised_huge, true, memory_order_relaxed);
     return sys_madvise(addr, size, MADV_HUGEPAGE);
 }
 #else
