@@ -336,15 +336,18 @@ static void *guard_alloc(size_t len, size_t alignment, size_t *span)
  */
 static bool guard_shrink(struct block *b, unsigned char *tail, size_t len)
 {
-    /* Windows refuses to protect reserved pages (a tail the caller
-     * decommitted): the decommit alone then makes the tail no-access. */
-    bool no_access = pagealloc_protect(tail, len, PAGEALLOC_NO_ACCESS);
-    if (b->in_doubt)
-        return no_access;
-    if (pagealloc_decommit(tail, len))
-        return true;
-    b->in_doubt = true;
-    return no_access;
+    if (!pagealloc_protect(tail, len, PAGEALLOC_NO_ACCESS)) {
+        /* Windows refuses to protect reserved pages (a tail the caller
+         * decommitted): the decommit alone makes the tail no-access, and
+         * fails changing nothing (one reservation). Any other refusal
+         * leaves the block untouched. */
+        if (errno != EINVAL || b->in_doubt)
+            return false;
+        return pagealloc_decommit(tail, len);
+    }
+    if (!b->in_doubt && !pagealloc_decommit(tail, len))
+        b->in_doubt = true;
+    return true;
 }
 
 /* Resizes a guarded block in place: commits or decommits its tail, keeping
