@@ -74,9 +74,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
+static void share_one_checker(unsigned options)
 {
-    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), 0, count, NULL);
+    for (int k = 0; k <= PAGEALLOC_MISUSE_LEAK; k++)
+        atomic_store(&reports[k], 0);
+    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), options, count, NULL);
     CHECK(c != NULL);
     if (c == NULL)
         return;
@@ -104,8 +106,22 @@ static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
     CHECK(pagealloc_stats().mapped_bytes == 0);
 }
 
+static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
+{
+    share_one_checker(0);
+}
+
+/* With the options, remap's copies and the quarantine's evictions run in
+ * many threads at once too. */
+static void many_threads_share_one_guarded_or_quarantining_checker(void)
+{
+    share_one_checker(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
+    share_one_checker(PAGEALLOC_CHECK_QUARANTINE);
+}
+
 int main(void)
 {
     RUN(many_threads_share_one_checker_and_each_misuse_is_reported);
+    RUN(many_threads_share_one_guarded_or_quarantining_checker);
     return check_done();
 }
