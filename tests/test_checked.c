@@ -573,7 +573,7 @@ static void the_default_report_prints_one_line_and_aborts_but_for_leaks(void)
     /* One line (qemu-user adds its own about the signal). */
     const char *nl = strchr(out, '\n');
     CHECK(nl != NULL && (nl[1] == '\0' || support_under_qemu()));
-    fputs(out, stdout); /* the line for the README */
+    fputs(out, stdout); /* the line docs/checked.md shows */
     status = in_child(remap_of_null_with_default_report, out, sizeof out);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
     const char *null_line = "pagealloc checked: unknown pointer: remap(0x0, len 0, alignment 0)\n";
