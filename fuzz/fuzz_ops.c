@@ -600,7 +600,8 @@ static void check_retired(unsigned char *p, size_t len, size_t slot)
         expect(range_mapped(p, rounded(len)) && support_read_faults(p),
                "retired block not held no-access", slot);
     else if (guard_on())
-        expect(range_unmapped(p - page, rounded(len) + 2 * page), "guarded block left mapped", slot);
+        expect(range_unmapped(p - page, rounded(len) + 2 * page), "guarded block left mapped",
+               slot);
     else
         expect(range_unmapped(p, rounded(len)), "freed block left mapped", slot);
 }
@@ -770,8 +771,10 @@ static void c_misuse(struct input *in, size_t slot)
     }
     const struct pagealloc_misuse *m = &last_report;
     expect(reports == before + 1, "misuse not reported once", slot);
-    expect((int)m->kind == kind && strcmp(last_call, names[call]) == 0, "wrong misuse reported", slot);
-    expect(m->ptr == p && m->len == len && m->alignment == align, "report names another call", slot);
+    expect((int)m->kind == kind && strcmp(last_call, names[call]) == 0, "wrong misuse reported",
+           slot);
+    expect(m->ptr == p && m->len == len && m->alignment == align, "report names another call",
+           slot);
     expect(m->block_len == block_len && m->block_alignment == block_align,
            "report names another block", slot);
     expect(r == NULL && errno == EINVAL, "misuse did not fail with EINVAL", slot);

@@ -291,14 +291,14 @@ PAGEALLOC_INLINE void *pagealloc_alloc(pagealloc_allocator a, size_t len, size_t
     return a.vtable->alloc(a.ctx, len, alignment);
 }
 
-PAGEALLOC_INLINE bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->resize(a.ctx, ptr, len, alignment, new_len);
 }
 
-PAGEALLOC_INLINE void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->remap(a.ctx, ptr, len, alignment, new_len);
 }

@@ -78,7 +78,8 @@ static void share_one_checker(unsigned options)
 {
     for (int k = 0; k <= PAGEALLOC_MISUSE_LEAK; k++)
         atomic_store(&reports[k], 0);
-    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), options, count, NULL);
+    pagealloc_checked *c =
+        pagealloc_checked_create(pagealloc_page_allocator(), options, count, NULL);
     CHECK(c != NULL);
     if (c == NULL)
         return;
