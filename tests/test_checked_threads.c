@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-enum { THREADS = 8, OPS = 2000, SLOTS = 16 };
+enum { THREADS = 8, SLOTS = 16 };
 
 static pagealloc_allocator a;
 static _Atomic int reports[PAGEALLOC_MISUSE_LEAK + 1];
@@ -21,6 +21,7 @@ static void count(void *ctx, const struct pagealloc_misuse *m)
 }
 
 struct worker {
+    int ops;
     unsigned id, seed;
     int failures, wrong_lengths, unknown_pointers;
 };
@@ -31,7 +32,7 @@ static void *worker_main(void *arg)
     size_t page = pagealloc_page_size();
     unsigned char *ptr[SLOTS] = {0};
     size_t len[SLOTS] = {0};
-    for (int op = 0; op < OPS; op++) {
+    for (int op = 0; op < w->ops; op++) {
         unsigned r = support_rand(&w->seed);
         int s = (int)(r % SLOTS);
         unsigned tag = (unsigned)s * 31u + w->id;
@@ -74,7 +75,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void share_one_checker(unsigned options)
+/* ops calls per thread. */
+static void share_one_checker(unsigned options, int ops)
 {
     for (int k = 0; k <= PAGEALLOC_MISUSE_LEAK; k++)
         atomic_store(&reports[k], 0);
@@ -88,6 +90,7 @@ static void share_one_checker(unsigned options)
     struct worker w[THREADS] = {{0}};
     for (int i = 0; i < THREADS; i++) {
         w[i].id = (unsigned)i;
+        w[i].ops = ops;
         w[i].seed = 0x9e3779b9u * (unsigned)(i + 1);
         CHECK(pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0);
     }
@@ -109,15 +112,15 @@ static void share_one_checker(unsigned options)
 
 static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
 {
-    share_one_checker(0);
+    share_one_checker(0, 2000);
 }
 
 /* With the options, remap's copies and the quarantine's evictions run in
- * many threads at once too. */
+ * many threads at once too (fewer calls: each walks the stack and copies). */
 static void many_threads_share_one_guarded_or_quarantining_checker(void)
 {
-    share_one_checker(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE);
-    share_one_checker(PAGEALLOC_CHECK_QUARANTINE);
+    share_one_checker(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE, 500);
+    share_one_checker(PAGEALLOC_CHECK_QUARANTINE, 500);
 }
 
 int main(void)
