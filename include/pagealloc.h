@@ -294,24 +294,35 @@ typedef struct pagealloc_allocator {
  * remap = realloc that may move, free = unmap. Its ctx is unused. */
 PAGEALLOC_API pagealloc_allocator pagealloc_page_allocator(void);
 
-static inline void *pagealloc_alloc(pagealloc_allocator a, size_t len, size_t alignment)
+/* The four calls through a table. Always inlined, even at -O0, so that the
+ * allocator sees its caller's return address (the checked allocator names
+ * the allocating frame with it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PAGEALLOC_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define PAGEALLOC_INLINE static __forceinline
+#else
+#define PAGEALLOC_INLINE static inline
+#endif
+
+PAGEALLOC_INLINE void *pagealloc_alloc(pagealloc_allocator a, size_t len, size_t alignment)
 {
     return a.vtable->alloc(a.ctx, len, alignment);
 }
 
-static inline bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->resize(a.ctx, ptr, len, alignment, new_len);
 }
 
-static inline void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->remap(a.ctx, ptr, len, alignment, new_len);
 }
 
-static inline void pagealloc_free(pagealloc_allocator a, void *ptr, size_t len, size_t alignment)
+PAGEALLOC_INLINE void pagealloc_free(pagealloc_allocator a, void *ptr, size_t len, size_t alignment)
 {
     a.vtable->free(a.ctx, ptr, len, alignment);
 }
@@ -362,7 +373,9 @@ PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);
  * pointer, a second free, a wrong length or a wrong alignment. When report
  * returns, the call fails as a failed call would (alloc and remap: NULL;
  * resize: false; free: nothing) with errno EINVAL, and the caller's block is
- * untouched and still live. free(NULL) does nothing, as the page allocator's.
+ * untouched and still live. free(NULL) does nothing, as the page allocator's;
+ * a resize or remap of NULL is an UNKNOWN_POINTER like any pointer the
+ * table does not hold, reported before anything else is done.
  * A misuse is reported once per call, in this order: UNKNOWN_POINTER or
  * DOUBLE_FREE, then WRONG_LENGTH, then WRONG_ALIGNMENT.
  *
@@ -431,7 +444,8 @@ struct pagealloc_misuse {
  * its own length, at most 64 MiB) for resize to grow in place by committing
  * more pages; a remap past that room moves the block into a new guarded
  * reservation by copying. A shrink makes the tail no-access, then
- * decommits it. Windows: guards are reserved, uncommitted pages.
+ * decommits it (whatever the states of its pages). Windows: guards are
+ * reserved, uncommitted pages.
  *
  * PAGEALLOC_CHECK_QUARANTINE: a freed block is decommitted (its memory goes
  * back to the system, its pages cannot be touched) and its addresses stay
@@ -440,7 +454,18 @@ struct pagealloc_misuse {
  * it holds more than PAGEALLOC_CHECK_QUARANTINE_BYTES of address space (a
  * guarded block's whole reservation) or more than
  * PAGEALLOC_CHECK_QUARANTINE_BLOCKS blocks (each one to three kernel
- * mappings, well under Linux's vm.max_map_count of 65530).
+ * mappings, well under Linux's vm.max_map_count of 65530). A block larger
+ * than PAGEALLOC_CHECK_QUARANTINE_BYTES on its own is freed at once, and
+ * the quarantine keeps the others.
+ *
+ * With either option a remap that cannot grow the block in place moves it
+ * by copying into a new block (a guarded one with GUARD), on every system,
+ * so that the old range is quarantined (or, without QUARANTINE, freed)
+ * rather than given up by a move of the backing allocator. The copy's pages
+ * are all committed read-write. A block with a page that cannot be read
+ * (reserved, or no access: the caller's decommit or protect) is not copied:
+ * remap fails with ENOMEM, the block untouched, as the page allocator fails
+ * for a block it cannot move; the checker never faults on it.
  *
  * A decommit that fails may have left its range unmapped, and so open to
  * anyone (see pagealloc_decommit): the checker then never unmaps that
