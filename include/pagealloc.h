@@ -39,8 +39,8 @@ extern "C" {
 
 /* ---- Version ------------------------------------------------------------ */
 
-/* PAGEALLOC_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("0.1.0"), generated
- * from the one version in CMakeLists.txt. */
+/* PAGEALLOC_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("0.1.0"): the one
+ * place the version is written, read by CMakeLists.txt too. */
 #include "pagealloc_version.h"
 
 /* The header's version as one number, for #if: MAJOR * 10000 + MINOR * 100 +
