@@ -536,7 +536,8 @@ struct pagealloc_cache_options {
  * cannot be mapped; another errno if the system refuses the thread's
  * synchronization objects.
  */
-PAGEALLOC_API pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *options);
+PAGEALLOC_API pagealloc_cache *
+pagealloc_cache_create(const struct pagealloc_cache_options *options);
 
 /* The cache's allocator; valid until destroy. Thread-safe. */
 PAGEALLOC_API pagealloc_allocator pagealloc_cache_allocator(pagealloc_cache *cache);

@@ -70,8 +70,9 @@ static inline int pa_cache_lock_try(pa_cache_lock *l)
 static inline void pa_cache_lock_acquire(pa_cache_lock *l)
 {
     while (!pa_cache_lock_try(l)) {
-        for (int spin = 0; spin < 64 && atomic_load_explicit(&l->taken, memory_order_relaxed); spin++) {
-        }
+        for (int spin = 0; spin < 64; spin++)
+            if (!atomic_load_explicit(&l->taken, memory_order_relaxed))
+                break;
         if (atomic_load_explicit(&l->taken, memory_order_relaxed))
             pa_cache_yield();
     }

@@ -27,7 +27,8 @@ struct queue {
     bool done;
 };
 
-static struct queue q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}, 0, 0, false};
+static struct queue q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, {0}, 0, 0,
+                         false};
 static atomic_int handoff_errors;
 
 static void *consumer(void *arg)
