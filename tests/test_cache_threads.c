@@ -8,6 +8,7 @@
 #include "support.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 static size_t page;
@@ -185,7 +186,15 @@ static void threads_pass_blocks_while_the_cache_purges(void)
             pagealloc_free(alloc, p, len, 1);
     }
     pagealloc_cache_trim(cache);
-    CHECK(pagealloc_cache_stats(cache).cached_bytes == 0);
+    /* The background thread may still be unmapping blocks it took out
+     * (counted in cached_bytes until then). */
+    bool emptied = false;
+    for (long i = 0; i < 1000000 && !emptied; i++) {
+        emptied = pagealloc_cache_stats(cache).cached_bytes == 0;
+        if (!emptied)
+            sched_yield();
+    }
+    CHECK(emptied);
 }
 
 int main(void)
