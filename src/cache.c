@@ -803,14 +803,19 @@ struct pagealloc_cache_stats pagealloc_cache_stats(pagealloc_cache *cache)
     memset(&st, 0, sizeof st);
     if (cache == NULL)
         return st;
+    /* Every shard locked at once (in index order, as fork's handler takes
+     * them): credit moves between shards, so a sum taken one shard at a time
+     * could add up holdings of different instants and pass max_bytes. */
+    for (unsigned i = 0; i < SHARDS; i++)
+        pa_cache_lock_acquire(&cache->shard[i].lock);
     for (unsigned i = 0; i < SHARDS; i++) {
         struct shard *s = &cache->shard[i];
-        pa_cache_lock_acquire(&s->lock);
         st.cached_bytes += s->held + s->inflight;
         st.hits += s->hits;
         st.evicted_bytes += s->evicted;
-        pa_cache_lock_release(&s->lock);
     }
+    for (unsigned i = SHARDS; i-- > 0;)
+        pa_cache_lock_release(&cache->shard[i].lock);
     st.purged_bytes = atomic_load_explicit(&cache->purged, memory_order_relaxed);
     st.wakeups = atomic_load_explicit(&cache->wakeups, memory_order_relaxed);
     st.misses = atomic_load_explicit(&cache->misses, memory_order_relaxed);
