@@ -189,8 +189,15 @@ PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
  * Errors: EINVAL for bad input, for WRITE or EXEC without READ, or for an
  * unknown bit; a combination the system refuses (write+execute under a W^X
  * policy) fails with the system's errno (EACCES on Linux and macOS, EINVAL
- * on Windows) and the range is left as it was, except that a range of
- * several mappings or reservations may be changed in part before the refusal.
+ * on Windows). ENOMEM when the system refuses the memory: on Linux private
+ * pages are charged against the commit limit (and RLIMIT_DATA) only while
+ * they are writable, so making writable pages that were reserved, or given
+ * READ or no access while reserved, takes that charge at this call, which
+ * RLIMIT_DATA or strict overcommit (vm.overcommit_memory 2) may refuse, as
+ * they refuse pagealloc_commit; also when the system cannot split its
+ * mappings (Linux at vm.max_map_count). On any failure the range is left as
+ * it was, except that a range of several mappings or reservations may be
+ * changed in part before the refusal.
  */
 PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
 
@@ -211,7 +218,13 @@ PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
  * the alignment the caller passed to mapx. A huge block grown or moved by
  * realloc stays advised where the system moves pages (Linux mremap); without
  * mremap the grown part is an ordinary mapping (no per-block state says the
- * block was huge).
+ * block was huge). The same holds on Linux once pages may vary (after the
+ * process's first reservation, decommit, or protect to another access) for
+ * the new part of a block whose pages are not all committed read-write: a
+ * move opens it read-write before moving the old pages, and such a block of
+ * several mappings grows in place by mapping the next range; so does a move
+ * where the system cannot say that the block is one read-write mapping
+ * (before Linux 6.11, or without /proc). The old pages keep the advice.
  *
  * With PAGEALLOC_RESERVE the reservation is placed and advised the same way:
  * pages pagealloc_commit makes committed keep the advice; on Linux a range
@@ -241,13 +254,19 @@ PAGEALLOC_API size_t pagealloc_huge_page_size(void);
  * `len` is rounded up to whole pages. Linux 5.14 and later do it in one
  * MADV_POPULATE_WRITE; elsewhere the library writes to each page once, with an
  * atomic add of zero (a write access, so no read fault maps the shared zero
- * page first, and no byte another thread writes at the same time is lost).
+ * page first, and no byte another thread writes at the same time is lost;
+ * on Linux the kernel does that add, FUTEX_WAKE_OP, so that a page that is
+ * not writable gives an error instead of a fault).
  * Errors: EINVAL if ptr is NULL or not page-aligned, len == 0, or the range
  * passes the end of the address space; ENOMEM if memory runs out part-way
  * (MADV_POPULATE_WRITE only: where each page is written, running out of
  * memory ends the process as any write would): the pages stay committed,
- * their bytes intact, some of them resident. Other errno values come from
- * the system (ENOMEM, EFAULT: part of the range is not mapped read-write).
+ * their bytes intact, some of them resident. EFAULT if a page of the range is
+ * not committed read-write (reserved, read-only, no access): no byte changes,
+ * the process does not fault, pages before it may be resident; checked on
+ * Linux, macOS and Windows; on the BSDs, which have no cheap way to ask, such
+ * a page faults as a write to it would. (Linux says ENOMEM for a page that is
+ * not mapped at all.) Other errno values come from the system.
  */
 PAGEALLOC_API bool pagealloc_populate(void *ptr, size_t len);
 
@@ -316,7 +335,8 @@ struct pagealloc_stats {
     uint64_t unmap_calls;     /* munmap */
     uint64_t remap_calls;     /* mremap */
     uint64_t advise_calls;    /* madvise */
-    uint64_t query_calls;     /* queries of a range's state (Windows) */
+    uint64_t query_calls;     /* queries of a range's state (Windows; Linux: a move once
+                                 pages vary; macOS: populate's region check) */
     uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
                                  and ranges the library left reserved rather than risk
                                  another thread's memory (docs/reliability.md) */
