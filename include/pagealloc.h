@@ -441,6 +441,126 @@ PAGEALLOC_API pagealloc_allocator pagealloc_checked_allocator(pagealloc_checked 
  */
 PAGEALLOC_API size_t pagealloc_checked_destroy(pagealloc_checked *c);
 
+/* ---- The cache ---------------------------------------------------------- */
+
+/*
+ * A caching allocator over the page allocator: freed blocks are kept for a
+ * while and handed out again with no system call (a hit), and memory that
+ * stays unused for decay_ms goes back to the system by itself, from a
+ * background thread, with no further call into the cache. It is an ordinary
+ * pagealloc_allocator: anything built on the vtable runs on it unchanged.
+ *
+ * The allocator keeps the vtable's contract (pagealloc_page_allocator), with
+ * these differences:
+ * - A block from the cache holds whatever its last user left in it: its
+ *   bytes are not zero. A block the cache had to map (a miss) reads as zero.
+ *   Bytes past len in the last page, and pages of the block's size class
+ *   past len, are the cache's business: the caller uses [ptr, ptr + len).
+ * - Blocks are rounded up to a size class: every page count up to 16 pages,
+ *   then four classes per doubling (so at most 25 % more pages are mapped
+ *   than asked for; the pages not touched take no memory). Blocks larger
+ *   than PAGEALLOC_CACHE_MAX_BLOCK go straight to the page allocator, and
+ *   so do their frees.
+ * - free gives the block to the cache, not to the system; pagealloc_unmap
+ *   must never be called on a block of the cache, live or freed. Freed
+ *   blocks count in pagealloc_stats().mapped_bytes while the cache holds them.
+ * - resize within the block's size class succeeds with no system call; to
+ *   another class it changes the block's mapping in place (pagealloc_realloc
+ *   without moving). remap within the class returns ptr; a block of up to
+ *   PAGEALLOC_CACHE_COPY_MAX bytes moves to a block of the new class by
+ *   copying (cheaper than the system call); a larger one moves its pages
+ *   (pagealloc_realloc that may move); NULL when neither can be done, the
+ *   block untouched.
+ * - alloc with an alignment above the page size is served from the cache
+ *   when one of the few most recently freed blocks of its class happens to
+ *   be aligned enough, else mapped afresh.
+ * Frees may come from any thread, for blocks allocated on any thread. Each
+ * thread uses one of a fixed set of shards (a lock and per-class lists), so
+ * threads do not contend; a free goes to the freeing thread's shard.
+ *
+ * Memory goes back on a timer: a freed block unused for decay_ms (and at
+ * most a quarter of it more) is unmapped. The background thread starts with
+ * the first free the cache keeps, wakes every decay_ms / 4 while the cache
+ * holds anything, and sleeps with no wake-up at all while it is empty. With
+ * PAGEALLOC_CACHE_NO_THREAD there is no thread: every call into the cache
+ * (at most once per decay_ms / 4) and pagealloc_cache_trim give back what is
+ * due. Should the thread fail to start, the cache works as with
+ * NO_THREAD until a later start succeeds.
+ *
+ * The cache never holds more than max_bytes of freed memory, resident or
+ * not, counting blocks it is unmapping at that moment: a free that does not
+ * fit gives the shard's oldest blocks back first, or, if that is not
+ * enough, the freed block itself.
+ *
+ * fork(): the child has a working cache holding what the parent's held (its
+ * own copies); its background thread starts again with its next free.
+ * Purging takes a block out of its list under the shard's lock before
+ * unmapping it, so the thread never races an owner for a block. An unmap the
+ * system refuses is counted as pagealloc_unmap counts it; the cache no
+ * longer holds that block either way.
+ */
+typedef struct pagealloc_cache pagealloc_cache;
+
+/* Flags of struct pagealloc_cache_options. */
+#define PAGEALLOC_CACHE_NO_THREAD 0x1u /* no background thread: calls and trim purge */
+
+/* The defaults (options 0); docs/cache.md gives the measurements behind them. */
+#define PAGEALLOC_CACHE_DEFAULT_MAX_BYTES ((size_t)32 << 20)
+#define PAGEALLOC_CACHE_DEFAULT_DECAY_MS 100u
+/* The largest block the cache keeps; larger ones go to the page allocator. */
+#define PAGEALLOC_CACHE_MAX_BLOCK ((size_t)16 << 20)
+/* remap moves a block of at most this many bytes by copying it. */
+#define PAGEALLOC_CACHE_COPY_MAX ((size_t)64 << 10)
+
+struct pagealloc_cache_options {
+    size_t max_bytes;  /* most freed memory the cache may hold; 0: the default */
+    unsigned decay_ms; /* freed memory unused this long goes back to the system; 0: the default */
+    unsigned flags;    /* PAGEALLOC_CACHE_NO_THREAD, or 0 */
+};
+
+/*
+ * Makes a cache (options NULL: every default). Its bookkeeping is mapped
+ * with pagealloc_map, never malloc. No thread is started until the first
+ * free the cache keeps.
+ * Errors: NULL with EINVAL for an unknown flag; ENOMEM when its bookkeeping
+ * cannot be mapped; another errno if the system refuses the thread's
+ * synchronization objects.
+ */
+PAGEALLOC_API pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *options);
+
+/* The cache's allocator; valid until destroy. Thread-safe. */
+PAGEALLOC_API pagealloc_allocator pagealloc_cache_allocator(pagealloc_cache *cache);
+
+/*
+ * Gives every freed block the cache holds back to the system now; returns
+ * their bytes. Live blocks are untouched. Thread-safe. trim(NULL) returns 0.
+ */
+PAGEALLOC_API size_t pagealloc_cache_trim(pagealloc_cache *cache);
+
+/*
+ * Stops the background thread, gives back every block the cache holds and
+ * the cache's own memory. Blocks still live (allocated and not freed) are
+ * never touched: they stay mapped and usable, and are leaked (they can no
+ * longer be freed: the cache is gone, and their mappings are their size
+ * class's, not the length the caller knows). No other thread may use the
+ * cache then. destroy(NULL) does nothing.
+ */
+PAGEALLOC_API void pagealloc_cache_destroy(pagealloc_cache *cache);
+
+/* Counters of one cache since its creation; like pagealloc_stats, each
+ * field is exact on its own. */
+struct pagealloc_cache_stats {
+    size_t cached_bytes;    /* freed memory held now (including blocks being unmapped) */
+    uint64_t hits;          /* allocs served from the cache: no system call */
+    uint64_t misses;        /* allocs of a cacheable size the cache had to map */
+    uint64_t purged_bytes;  /* bytes given back to the system: decay, trim, eviction */
+    uint64_t evicted_bytes; /* of which given back to stay within max_bytes */
+    uint64_t wakeups;       /* times the background thread woke to purge */
+};
+
+/* The cache's counters. Thread-safe; stats(NULL) is all zero. */
+PAGEALLOC_API struct pagealloc_cache_stats pagealloc_cache_stats(pagealloc_cache *cache);
+
 #ifdef __cplusplus
 }
 #endif
