@@ -310,7 +310,7 @@ struct pagealloc_stats {
     uint64_t query_calls;     /* queries of a range's state (Windows) */
     uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
                                  and ranges the library left reserved rather than risk
-                                 another thread's memory (see README, Reliability) */
+                                 another thread's memory (docs/reliability.md) */
     uint64_t protect_calls;   /* mprotect (commit, protect); NtProtectVirtualMemory */
     uint64_t populate_calls;  /* prefaults: MADV_POPULATE_WRITE, or a pass writing each page */
 };
