@@ -553,6 +553,8 @@ struct pagealloc_cache_stats {
     size_t cached_bytes;    /* freed memory held now (including blocks being unmapped) */
     uint64_t hits;          /* allocs served from the cache: no system call */
     uint64_t misses;        /* allocs of a cacheable size the cache had to map */
+    uint64_t splits;        /* allocs served from a larger cached block shrunk to size:
+                               one system call (unmapping its tail) */
     uint64_t purged_bytes;  /* bytes given back to the system: decay, trim, eviction */
     uint64_t evicted_bytes; /* of which given back to stay within max_bytes */
     uint64_t wakeups;       /* times the background thread woke to purge */

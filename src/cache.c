@@ -39,6 +39,10 @@
 /* An alloc aligned above the page looks at this many of the newest blocks
  * of its class for one aligned enough. */
 #define ALIGN_SCAN 4u
+/* An alloc whose class is empty takes a block of one of this many classes
+ * above it (up to twice its size with four classes per doubling) and gives
+ * its tail back. */
+#define SPLIT_CLASSES 4u
 /* A purge pass takes at most this many blocks out under a lock at a time. */
 #define BATCH 32u
 /* The background thread wakes every decay_ms / TICK_DIVISOR while the cache
@@ -69,7 +73,7 @@ struct shard {
     size_t held;     /* bytes of the blocks in the rings */
     size_t inflight; /* bytes taken out by a purge and not yet unmapped */
     size_t credit;   /* bytes of max_bytes this shard may hold: held + inflight <= credit */
-    uint64_t hits, misses, evicted;
+    uint64_t hits, evicted;
     struct ring ring[CLASSES_MAX];
 };
 
@@ -86,7 +90,7 @@ struct pagealloc_cache {
     _Atomic bool thread_running;   /* frees leave stamping to the thread */
     _Atomic bool idle;             /* a free must wake (or start) the thread */
     _Atomic uint64_t next_pass_ms; /* no thread: when a call next purges */
-    _Atomic uint64_t purged, wakeups;
+    _Atomic uint64_t purged, wakeups, misses, splits;
     pa_cache_waiter waiter; /* guards started, stop, thread */
     bool started, stop;
     pa_cache_thread thread;
@@ -506,6 +510,59 @@ static void fork_child(void)
 
 /* ---- The allocator --------------------------------------------------------- */
 
+/* A block of class cls from another thread's shard (frees passed between
+ * threads land in the freeing thread's shard), looking only where no one is
+ * busy; a hit, or NULL. */
+static void *take_elsewhere(pagealloc_cache *c, struct shard *s, unsigned cls, size_t alignment)
+{
+    void *p = NULL;
+    for (unsigned i = 1; i < SHARDS && p == NULL; i++) {
+        struct shard *o = &c->shard[((unsigned)(s - c->shard) + i) % SHARDS];
+        if (!pa_cache_lock_try(&o->lock))
+            continue;
+        struct ring *r = &o->ring[cls];
+        if (r->count > 0)
+            p = alignment <= c->page ? ring_pop(r) : ring_take_aligned(r, alignment);
+        if (p != NULL) {
+            o->held -= class_bytes(c, cls);
+            o->hits++;
+        }
+        pa_cache_lock_release(&o->lock);
+    }
+    return p;
+}
+
+/* A block of one of the SPLIT_CLASSES classes above cls in the shard, shrunk
+ * to class cls: one system call, where a miss makes one to map the block,
+ * one to unmap it later, and a page fault for each page it touches. NULL
+ * when the shard has none (or the shrink fails: the block is then given
+ * back whole). */
+static void *take_larger(pagealloc_cache *c, struct shard *s, unsigned cls)
+{
+    void *p = NULL;
+    unsigned from = cls;
+    pa_cache_lock_acquire(&s->lock);
+    for (unsigned k = cls + 1; k < c->classes && k <= cls + SPLIT_CLASSES && p == NULL; k++) {
+        if (s->ring[k].count > 0) {
+            p = ring_pop(&s->ring[k]);
+            from = k;
+            s->held -= class_bytes(c, k);
+        }
+    }
+    pa_cache_lock_release(&s->lock);
+    if (p == NULL)
+        return NULL;
+    size_t big = class_bytes(c, from), size = class_bytes(c, cls);
+    if (pagealloc_realloc(p, big, 1, size, false) == NULL) {
+        pagealloc_unmap(p, big);
+        atomic_fetch_add_explicit(&c->purged, big, memory_order_relaxed);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&c->purged, big - size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->splits, 1, memory_order_relaxed);
+    return p;
+}
+
 static void *cache_alloc(void *ctx, size_t len, size_t alignment)
 {
     pagealloc_cache *c = ctx;
@@ -527,33 +584,16 @@ static void *cache_alloc(void *ctx, size_t len, size_t alignment)
     if (p != NULL) {
         s->held -= size;
         s->hits++;
-    } else {
-        s->misses++;
     }
     pa_cache_lock_release(&s->lock);
     maybe_purge(c);
     if (p != NULL)
         return p;
-    /* Another thread's shard may hold one (frees passed between threads
-     * land in the freeing thread's shard): look where no one is busy. */
-    for (unsigned i = 1; i < SHARDS && p == NULL; i++) {
-        struct shard *o = &c->shard[(unsigned)(s - c->shard + i) % SHARDS];
-        if (!pa_cache_lock_try(&o->lock))
-            continue;
-        r = &o->ring[cls];
-        if (r->count > 0)
-            p = alignment <= c->page ? ring_pop(r) : ring_take_aligned(r, alignment);
-        if (p != NULL)
-            o->held -= size;
-        pa_cache_lock_release(&o->lock);
-    }
-    if (p != NULL) {
-        pa_cache_lock_acquire(&s->lock);
-        s->misses--;
-        s->hits++;
-        pa_cache_lock_release(&s->lock);
+    if ((p = take_elsewhere(c, s, cls, alignment)) != NULL)
         return p;
-    }
+    if (alignment <= c->page && (p = take_larger(c, s, cls)) != NULL)
+        return p;
+    atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
     return pagealloc_map(size, alignment);
 }
 
@@ -692,6 +732,8 @@ pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *op
     atomic_init(&c->next_pass_ms, 0);
     atomic_init(&c->purged, 0);
     atomic_init(&c->wakeups, 0);
+    atomic_init(&c->misses, 0);
+    atomic_init(&c->splits, 0);
     int err = pa_cache_waiter_init(&c->waiter);
     if (err != 0) {
         pagealloc_unmap(c, self_len);
@@ -760,11 +802,12 @@ struct pagealloc_cache_stats pagealloc_cache_stats(pagealloc_cache *cache)
         pa_cache_lock_acquire(&s->lock);
         st.cached_bytes += s->held + s->inflight;
         st.hits += s->hits;
-        st.misses += s->misses;
         st.evicted_bytes += s->evicted;
         pa_cache_lock_release(&s->lock);
     }
     st.purged_bytes = atomic_load_explicit(&cache->purged, memory_order_relaxed);
     st.wakeups = atomic_load_explicit(&cache->wakeups, memory_order_relaxed);
+    st.misses = atomic_load_explicit(&cache->misses, memory_order_relaxed);
+    st.splits = atomic_load_explicit(&cache->splits, memory_order_relaxed);
     return st;
 }

@@ -5,6 +5,7 @@
 #include "cache_os.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <time.h>
 
@@ -24,6 +25,11 @@ uint64_t pa_cache_now_ms(void)
     if (clock_gettime(COARSE_CLOCK, &t) != 0)
         clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u + 1u;
+}
+
+void pa_cache_yield(void)
+{
+    sched_yield();
 }
 
 /* Timed waits measure on CLOCK_MONOTONIC where the condition can be told to

@@ -11,6 +11,11 @@ uint64_t pa_cache_now_ms(void)
     return GetTickCount64() + 1u; /* a memory read; 10-16 ms resolution */
 }
 
+void pa_cache_yield(void)
+{
+    SwitchToThread();
+}
+
 int pa_cache_waiter_init(pa_cache_waiter *w)
 {
     InitializeSRWLock(&w->lock);

@@ -2,7 +2,10 @@
  * on any vtable and offering one itself, to show the interface composes.
  * Built a second time with PAGEALLOC_TEST_ON_CHECKED: the same tests on the
  * checked allocator over the page allocator, which must give the same
- * results and report nothing. */
+ * results and report nothing. Built again with PAGEALLOC_TEST_ON_CACHE: the
+ * same tests on the caching allocator (with PAGEALLOC_TEST_ON_CHECKED too:
+ * the checker over the cache), where a freed block goes back to the system
+ * at pagealloc_cache_trim. */
 #include "check.h"
 #include "pagealloc.h"
 #include "support.h"
@@ -15,6 +18,17 @@ static size_t page;
 #ifndef PAGEALLOC_TEST_ON_CHECKED
 #define PAGEALLOC_TEST_ON_CHECKED 0
 #endif
+#ifndef PAGEALLOC_TEST_ON_CACHE
+#define PAGEALLOC_TEST_ON_CACHE 0
+#endif
+
+static pagealloc_cache *cache;
+
+/* Freed blocks leave the process: at once, or from the cache at trim. */
+static void settle(void)
+{
+    pagealloc_cache_trim(cache);
+}
 
 static pagealloc_allocator tested;
 static size_t mapped_base; /* the checker's own table and history */
@@ -47,6 +61,7 @@ static void page_allocator_entries_are_map_realloc_and_unmap(void)
         q = p;
     CHECK(support_has_pattern(q, page, 1));
     pagealloc_free(a, q, q_len, 1);
+    settle();
     CHECK(support_range_unmapped(q, q_len));
     CHECK_ERRNO(pagealloc_alloc(a, 0, 1) == NULL, EINVAL);
     CHECK_ERRNO(pagealloc_alloc(a, page, 5) == NULL, EINVAL);
@@ -160,6 +175,7 @@ static void an_arena_on_the_vtable_serves_and_releases_everything(void)
     CHECK(intact);
     CHECK(pagealloc_stats().mapped_bytes > mapped_base);
     arena_release(&ar);
+    settle();
     CHECK(pagealloc_stats().mapped_bytes == mapped_base);
     CHECK(support_range_unmapped(items[0], 1));
     CHECK(support_range_unmapped(items[N - 1], 1));
@@ -170,6 +186,14 @@ int main(void)
     page = pagealloc_page_size();
     pagealloc_checked *c = NULL;
     tested = pagealloc_page_allocator();
+    if (PAGEALLOC_TEST_ON_CACHE) {
+        cache = pagealloc_cache_create(NULL);
+        CHECK(cache != NULL);
+        if (cache == NULL)
+            return check_done();
+        tested = pagealloc_cache_allocator(cache);
+        mapped_base = pagealloc_stats().mapped_bytes;
+    }
     if (PAGEALLOC_TEST_ON_CHECKED) {
         c = pagealloc_checked_create(tested, 0, count_misuse, NULL);
         CHECK(c != NULL);
@@ -181,6 +205,7 @@ int main(void)
     RUN(page_allocator_entries_are_map_realloc_and_unmap);
     RUN(an_arena_on_the_vtable_serves_and_releases_everything);
     CHECK(pagealloc_checked_destroy(c) == 0 && misuses == 0);
+    pagealloc_cache_destroy(cache);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }

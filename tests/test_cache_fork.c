@@ -1,0 +1,140 @@
+/* fork() and the caching allocator: the child has a working cache holding
+ * its copies of the parent's cached blocks, and a background thread again;
+ * forking while other threads use the cache deadlocks nothing. POSIX only. */
+#define _POSIX_C_SOURCE 200809L
+#include "check.h"
+#include "pagealloc.h"
+#include "support.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t page;
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* Runs child() in a child process with a deadline; true if it exited 0. */
+static bool in_child(int (*child)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(60); /* a deadlock fails the test instead of hanging it */
+        _exit(child());
+    }
+    int status;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+}
+
+static pagealloc_cache *cache;
+static unsigned char *cached_block;
+
+static int child_reuses_and_purges(void)
+{
+    pagealloc_allocator a = pagealloc_cache_allocator(cache);
+    /* The parent's cached block is the child's copy, served as a hit. */
+    if (pagealloc_alloc(a, 5 * page, 1) != cached_block)
+        return 1;
+    if (!support_has_pattern(cached_block, 5 * page, 5))
+        return 2;
+    pagealloc_free(a, cached_block, 5 * page, 1);
+    /* A new background thread gives it back with no further call. */
+    for (int i = 0; i < 3000; i++) {
+        if (pagealloc_cache_stats(cache).cached_bytes == 0)
+            return support_range_unmapped(cached_block, 5 * page) ? 0 : 3;
+        sleep_ms(10);
+    }
+    return 4;
+}
+
+static void the_child_has_a_working_cache_and_thread(void)
+{
+    struct pagealloc_cache_options o = {0, 20, 0};
+    cache = pagealloc_cache_create(&o);
+    CHECK(cache != NULL);
+    if (cache == NULL)
+        return;
+    pagealloc_allocator a = pagealloc_cache_allocator(cache);
+    /* A second, long-lived block keeps the parent's thread busy (awake). */
+    cached_block = pagealloc_alloc(a, 5 * page, 1);
+    CHECK(cached_block != NULL);
+    if (cached_block == NULL)
+        return;
+    support_fill(cached_block, 5 * page, 5);
+    pagealloc_free(a, cached_block, 5 * page, 1);
+    CHECK(in_child(child_reuses_and_purges));
+    /* The parent's cache is as it was, and purges on its own too. */
+    bool emptied = false;
+    for (int i = 0; i < 3000 && !emptied; i++) {
+        emptied = pagealloc_cache_stats(cache).cached_bytes == 0;
+        sleep_ms(10);
+    }
+    CHECK(emptied);
+    pagealloc_cache_destroy(cache);
+}
+
+static atomic_bool stop;
+
+static void *churn(void *arg)
+{
+    pagealloc_allocator a = pagealloc_cache_allocator(arg);
+    unsigned state = 3;
+    while (!atomic_load(&stop)) {
+        size_t len = (1 + support_rand(&state) % 8) * page;
+        unsigned char *p = pagealloc_alloc(a, len, 1);
+        if (p != NULL) {
+            p[0] = 1;
+            pagealloc_free(a, p, len, 1);
+        }
+    }
+    return NULL;
+}
+
+static int child_allocates(void)
+{
+    pagealloc_allocator a = pagealloc_cache_allocator(cache);
+    for (int i = 0; i < 100; i++) {
+        unsigned char *p = pagealloc_alloc(a, (size_t)(1 + i % 8) * page, 1);
+        if (p == NULL)
+            return 1;
+        p[0] = 1;
+        pagealloc_free(a, p, (size_t)(1 + i % 8) * page, 1);
+    }
+    pagealloc_cache_destroy(cache);
+    return 0;
+}
+
+static void forking_while_threads_use_the_cache_deadlocks_nothing(void)
+{
+    struct pagealloc_cache_options o = {0, 1, 0}; /* the thread busy purging */
+    cache = pagealloc_cache_create(&o);
+    CHECK(cache != NULL);
+    if (cache == NULL)
+        return;
+    pthread_t t[2];
+    atomic_store(&stop, false);
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&t[i], NULL, churn, cache) == 0);
+    for (int i = 0; i < 20; i++)
+        CHECK(in_child(child_allocates));
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pagealloc_cache_destroy(cache);
+}
+
+int main(void)
+{
+    page = pagealloc_page_size();
+    RUN(the_child_has_a_working_cache_and_thread);
+    RUN(forking_while_threads_use_the_cache_deadlocks_nothing);
+    return check_done();
+}
