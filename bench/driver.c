@@ -23,9 +23,6 @@
 #ifndef BENCH_HAVE_JEMALLOC
 #define BENCH_HAVE_JEMALLOC 0
 #endif
-#ifndef BENCH_HAVE_CACHE
-#define BENCH_HAVE_CACHE 0
-#endif
 
 enum { MAX_REPS = 31, MAX_ROWS = 8, MAX_CONTENDERS = 8, MAX_SERIES = 512 };
 
@@ -77,8 +74,6 @@ static bool have_peer(const char *name)
         return BENCH_HAVE_MIMALLOC;
     if (strcmp(name, "jemalloc") == 0)
         return BENCH_HAVE_JEMALLOC;
-    if (strcmp(name, "pagealloc-cache") == 0)
-        return BENCH_HAVE_CACHE;
     return true;
 }
 
@@ -726,9 +721,6 @@ static void print_cache_groups(void)
     const struct group *pa = &page_aligned;
     int kc = find(pa, "pagealloc-cache"), km = find(pa, "mimalloc"), kj = find(pa, "jemalloc");
     printf("\n## the caching allocator\n\n");
-    if (!BENCH_HAVE_CACHE)
-        printf("pagealloc-cache: skipped (the caching allocator is not in this build's "
-               "include/pagealloc.h).\n\n");
     printf("`pagealloc-cache` is pagealloc_cache_create(NULL) (default options) through "
            "pagealloc_cache_allocator. The alloc + free and thread rows are the same samples "
            "as the tables above; ratios are medians over rounds of the two (or three) "

@@ -143,7 +143,6 @@ static void guarded_free(void *p, size_t len)
     pagealloc_free(checked(PAGEALLOC_CHECK_GUARD), p, len, pagealloc_page_size());
 }
 
-#if BENCH_HAVE_CACHE
 /* The caching allocator with its default options, made on first use, never
  * trimmed or destroyed: what a program that just uses it gets. */
 static pagealloc_cache *cache_instance(void)
@@ -182,7 +181,6 @@ static void cache_counters(double *hits, double *misses)
     *hits = (double)s.hits;
     *misses = (double)s.misses;
 }
-#endif
 
 static void *glibc_alloc(size_t len, size_t align)
 {
@@ -212,8 +210,6 @@ const struct contender bench_contenders[] = {
     {"resident", pa_resident_alloc, pa_free, NULL, NULL},
     {"pagealloc+checked", checked_alloc, checked_free, NULL, NULL},
     {"pagealloc+guard", guarded_alloc, guarded_free, NULL, NULL},
-#if BENCH_HAVE_CACHE
     {"pagealloc-cache", cache_alloc, cache_free, cache_grow, cache_counters},
-#endif
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];
