@@ -720,7 +720,7 @@ static void print_cache_groups(void)
                                    (size_t)4 << 20};
     const struct group *pa = &page_aligned;
     int kc = find(pa, "pagealloc-cache"), km = find(pa, "mimalloc"), kj = find(pa, "jemalloc");
-    printf("\n## the caching allocator\n\n");
+    printf("\n### the caching allocator\n\n");
     printf("`pagealloc-cache` is pagealloc_cache_create(NULL) (default options) through "
            "pagealloc_cache_allocator. The alloc + free and thread rows are the same samples "
            "as the tables above; ratios are medians over rounds of the two (or three) "
