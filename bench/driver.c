@@ -701,9 +701,15 @@ static void print_cache_row(const char *label, const struct group *g, int row, i
             print_field(&g->cell[row][k], f, unit);
     }
     if (ratio_value < 0)
-        printf(" – |\n");
+        printf(" – |");
     else
-        printf(" **%.2f×** %s |\n", ratio_value, ratio_to);
+        printf(" **%.2f×** %s |", ratio_value, ratio_to);
+    int k = find(g, "pagealloc-cache");
+    if (k >= 0 && g->cell[row][k].n > 0)
+        printf(" %.2g + %.2g + %.2g |\n", stat(&g->cell[row][k], 1, NULL, NULL),
+               stat(&g->cell[row][k], 2, NULL, NULL), stat(&g->cell[row][k], 3, NULL, NULL));
+    else
+        printf(" – |\n");
 }
 
 static int row_of_size(const struct group *g, size_t bytes)
@@ -722,16 +728,19 @@ static void print_cache_groups(void)
     int kc = find(pa, "pagealloc-cache"), km = find(pa, "mimalloc"), kj = find(pa, "jemalloc");
     printf("\n### the caching allocator\n\n");
     printf("`pagealloc-cache` is pagealloc_cache_create(NULL) (default options) through "
-           "pagealloc_cache_allocator. The alloc + free and thread rows are the same samples "
-           "as the tables above; ratios are medians over rounds of the two (or three) "
-           "contenders sampled in the same round.\n\n"
+           "pagealloc_cache_allocator. Its rows are the samples of the page-aligned, threads "
+           "and churn groups, where it is a column; a ratio is the median over rounds of the "
+           "cache's sample over the other's (or the lower of the two others') in the same "
+           "round. The last column is the cache's system calls per operation (or step), as "
+           "pagealloc_stats counts them: on a loaded machine a system call costs many times "
+           "its quiet figure, and so do the rows that make some.\n\n"
            "| workload |");
     for (int i = 0; i < CACHE_COLUMNS; i++)
         printf(" %s |", cache_columns[i]);
-    printf(" ratio |\n|---|");
+    printf(" ratio | cache mmap + munmap + mremap per op |\n|---|");
     for (int i = 0; i < CACHE_COLUMNS; i++)
         printf("---|");
-    printf("---|\n");
+    printf("---|---|\n");
     double worst_size = -1;
     char per_size[160] = "";
     size_t used = 0;
