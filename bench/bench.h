@@ -37,16 +37,19 @@ extern const size_t bench_contender_count;
  *   WORKER release   CONTENDER BURST_BYTES BURSTS EVERY_MS FOR_MS
  *                    (bursts of random 4 KiB-4 MiB blocks, all freed, then
  *                    RssAnon sampled with no allocator call)
+ *   WORKER room      pagealloc fresh|buffers|small [vary]   (room to grow)
  *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
  * per operation from pagealloc_stats (-1 for other contenders), then up to
  * three workload-specific figures (churn: resident MiB at start, peak, end;
  * fill, prefault: CPU ns of the first pass, huge-page share of the second and
- * of the first; grow: wall ns, ns in the grow calls, huge-page share;
- * allocfree: system calls of every kind, cache hits and misses per operation
- * (-1 where not counted); release: RssAnon MiB at start, at the peak, and
- * right after the last free). release then prints the number of RssAnon
- * samples and each of them in MiB, one every EVERY_MS from the last free. */
+ * of the first; grow: wall ns, ns in the grow calls, huge-page share; room:
+ * the share in place or bytes copied, or blocks held, then calls per doubling
+ * and address space held per live byte; allocfree: system calls of every kind,
+ * cache hits and misses per operation (-1 where not counted); release: RssAnon
+ * MiB at start, at the peak, and right after the last free). release then
+ * prints the number of RssAnon samples and each of them in MiB, one every
+ * EVERY_MS from the last free. */
 #define BENCH_FIELDS 7
 
 #endif
