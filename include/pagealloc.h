@@ -515,7 +515,7 @@ typedef struct pagealloc_cache pagealloc_cache;
 
 /* The defaults (options 0); docs/cache.md gives the measurements behind them. */
 #define PAGEALLOC_CACHE_DEFAULT_MAX_BYTES ((size_t)32 << 20)
-#define PAGEALLOC_CACHE_DEFAULT_DECAY_MS 100u
+#define PAGEALLOC_CACHE_DEFAULT_DECAY_MS 50u
 /* The largest block the cache keeps; larger ones go to the page allocator. */
 #define PAGEALLOC_CACHE_MAX_BLOCK ((size_t)16 << 20)
 /* remap moves a block of at most this many bytes by copying it. */

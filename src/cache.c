@@ -326,9 +326,10 @@ struct batch {
     size_t len[BATCH];
 };
 
-/* Gives back what is due in one shard at `now` (everything when `all`);
- * returns the bytes it still holds. */
-static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, bool all)
+/* Gives back what is due in one shard at `now` (everything when `all`),
+ * adding the bytes to *given; returns the bytes it still holds. */
+static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, bool all,
+                          size_t *given)
 {
     bool more;
     do {
@@ -358,6 +359,7 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
         for (unsigned i = 0; i < b.n; i++)
             pagealloc_unmap(b.ptr[i], b.len[i]);
         atomic_fetch_add_explicit(&c->purged, b.bytes, memory_order_relaxed);
+        *given += b.bytes;
         pa_cache_lock_acquire(&s->lock);
         s->inflight -= b.bytes;
         if (!more)
@@ -369,12 +371,13 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
     } while (true);
 }
 
-/* A purge pass over every shard; returns the bytes the cache still holds. */
-static size_t purge_all(pagealloc_cache *c, uint64_t now, bool all)
+/* A purge pass over every shard, adding the bytes it gives back to *given;
+ * returns the bytes the cache still holds. */
+static size_t purge_all(pagealloc_cache *c, uint64_t now, bool all, size_t *given)
 {
     size_t left = 0;
     for (unsigned i = 0; i < SHARDS; i++)
-        left += purge_shard(c, &c->shard[i], now, all);
+        left += purge_shard(c, &c->shard[i], now, all, given);
     return left;
 }
 
@@ -429,7 +432,8 @@ void pa_cache_thread_main(void *arg)
         }
         pa_cache_waiter_unlock(&c->waiter);
         atomic_fetch_add_explicit(&c->wakeups, 1, memory_order_relaxed);
-        if (purge_all(c, pa_cache_now_ms(), false) == 0) {
+        size_t given = 0;
+        if (purge_all(c, pa_cache_now_ms(), false, &given) == 0) {
             /* Idle first, then look again: a free that pushed after this
              * look sees idle and wakes the thread. */
             atomic_store(&c->idle, true);
@@ -460,7 +464,8 @@ static void maybe_purge(pagealloc_cache *c)
         start_thread(c);
         pa_cache_waiter_unlock(&c->waiter);
     }
-    purge_all(c, now, false);
+    size_t given = 0;
+    purge_all(c, now, false, &given);
 }
 
 /* ---- fork() ------------------------------------------------------------ */
@@ -760,9 +765,9 @@ size_t pagealloc_cache_trim(pagealloc_cache *cache)
 {
     if (cache == NULL)
         return 0;
-    uint64_t before = atomic_load(&cache->purged);
-    purge_all(cache, pa_cache_now_ms(), true);
-    return (size_t)(atomic_load(&cache->purged) - before);
+    size_t given = 0;
+    purge_all(cache, pa_cache_now_ms(), true, &given);
+    return given;
 }
 
 void pagealloc_cache_destroy(pagealloc_cache *cache)
@@ -776,7 +781,8 @@ void pagealloc_cache_destroy(pagealloc_cache *cache)
     pa_cache_waiter_unlock(&cache->waiter);
     if (started)
         pa_cache_thread_join(cache->thread);
-    purge_all(cache, pa_cache_now_ms(), true);
+    size_t given = 0;
+    purge_all(cache, pa_cache_now_ms(), true, &given);
     pa_cache_registry_lock();
     for (pagealloc_cache **p = &registry; *p != NULL; p = &(*p)->next) {
         if (*p == cache) {

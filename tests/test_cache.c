@@ -56,6 +56,8 @@ static void a_freed_block_comes_back_with_no_system_call(void)
     size_t sizes[] = {page, 3 * page, 16 * page, 17 * page, 64 * page, 1000 * page,
                       (size_t)4 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        if (sizes[i] > PAGEALLOC_CACHE_MAX_BLOCK) /* 64 KiB pages */
+            continue;
         unsigned char *p = pagealloc_alloc(a, sizes[i], 1);
         CHECK(p != NULL && support_aligned(p, page));
         if (p == NULL)
