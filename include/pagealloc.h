@@ -487,10 +487,11 @@ PAGEALLOC_API size_t pagealloc_checked_destroy(pagealloc_checked *c);
  * thread uses one of a fixed set of shards (a lock and per-class lists), so
  * threads do not contend; a free goes to the freeing thread's shard.
  *
- * Memory goes back on a timer: a freed block unused for decay_ms (and at
- * most a quarter of it more) is unmapped. The background thread starts with
- * the first free the cache keeps, wakes every decay_ms / 4 while the cache
- * holds anything, and sleeps with no wake-up at all while it is empty. With
+ * Memory goes back on a timer: a freed block unused for decay_ms is
+ * unmapped, at most two ticks (decay_ms / 2) later. The background thread
+ * starts with the first free the cache keeps, wakes every decay_ms / 4
+ * while the cache holds anything, and sleeps with no wake-up at all while
+ * it is empty. With
  * PAGEALLOC_CACHE_NO_THREAD there is no thread: every call into the cache
  * (at most once per decay_ms / 4) and pagealloc_cache_trim give back what is
  * due. Should the thread fail to start, the cache works as with
