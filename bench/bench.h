@@ -17,6 +17,8 @@ struct contender {
     void *(*alloc)(size_t len, size_t align);
     void (*free)(void *p, size_t len);
     void *(*grow)(void *p, size_t len, size_t new_len);
+    /* Optional (the caching allocator): its hits and misses so far. */
+    void (*counters)(double *hits, double *misses);
 };
 
 /* Provided by the contender file linked into each worker. */
@@ -32,6 +34,9 @@ extern const size_t bench_contender_count;
  *   WORKER threads   CONTENDER NTHREADS LEN ITERS
  *   WORKER churn     CONTENDER STEPS
  *   WORKER reserve   CONTENDER LEN ITERS     (mmap = the raw calls, pagealloc)
+ *   WORKER release   CONTENDER BURST_BYTES BURSTS EVERY_MS FOR_MS
+ *                    (bursts of random 4 KiB-4 MiB blocks, all freed, then
+ *                    RssAnon sampled with no allocator call)
  *   WORKER room      pagealloc fresh|buffers|small [vary]   (room to grow)
  *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
@@ -40,7 +45,11 @@ extern const size_t bench_contender_count;
  * fill, prefault: CPU ns of the first pass, huge-page share of the second and
  * of the first; grow: wall ns, ns in the grow calls, huge-page share; room:
  * the share in place or bytes copied, or blocks held, then calls per doubling
- * and address space held per live byte). */
+ * and address space held per live byte; allocfree: system calls of every kind,
+ * cache hits and misses per operation (-1 where not counted); release: RssAnon
+ * MiB at start, at the peak, and right after the last free). release then
+ * prints the number of RssAnon samples and each of them in MiB, one every
+ * EVERY_MS from the last free. */
 #define BENCH_FIELDS 7
 
 #endif

@@ -24,10 +24,18 @@
 #define BENCH_HAVE_JEMALLOC 0
 #endif
 
-enum { MAX_REPS = 31, MAX_ROWS = 8, MAX_CONTENDERS = 8 };
+enum { MAX_REPS = 31, MAX_ROWS = 8, MAX_CONTENDERS = 8, MAX_SERIES = 512 };
+
+/* Values a worker prints after its fields (the release workload: RssAnon
+ * sampled over time). */
+struct series {
+    int n;
+    double v[MAX_SERIES];
+};
 
 static char dir[PATH_MAX];
 static int reps_scale = 1; /* divides the repetitions: `pagealloc_bench quick` */
+static bool cache_only;     /* `pagealloc_bench cache`: the caching allocator's tables alone */
 static FILE *csv;
 
 /* ---- Running workers ---------------------------------------------------- */
@@ -84,9 +92,10 @@ static const char *worker_of(const char *contender)
     return "pagealloc_bench_system";
 }
 
-/* Runs one worker; false if it failed. */
+/* Runs one worker; false if it failed. With `series`, the worker prints a
+ * count and that many values after its fields. */
 static bool sample(const char *workload, const char *contender, const char *args,
-                   double v[BENCH_FIELDS])
+                   double v[BENCH_FIELDS], struct series *series)
 {
     char cmd[PATH_MAX + 256];
     const struct variant *var = variant_of(contender);
@@ -101,7 +110,17 @@ static bool sample(const char *workload, const char *contender, const char *args
     int n = 0;
     for (int i = 0; i < BENCH_FIELDS; i++)
         n += fscanf(f, "%lf", &v[i]) == 1;
-    return pclose(f) == 0 && n == BENCH_FIELDS;
+    bool series_ok = true;
+    if (series != NULL) {
+        int len = 0;
+        series->n = 0;
+        if (fscanf(f, "%d", &len) == 1)
+            while (series->n < len && series->n < MAX_SERIES &&
+                   fscanf(f, "%lf", &series->v[series->n]) == 1)
+                series->n++;
+        series_ok = len > 0 && series->n == len;
+    }
+    return pclose(f) == 0 && n == BENCH_FIELDS && series_ok;
 }
 
 /* ---- A group: rows (parameters) by contenders, REPS samples each --------- */
@@ -121,6 +140,7 @@ struct group {
     char args[MAX_ROWS][96];
     double row_value[MAX_ROWS]; /* x axis of the plot */
     struct cell cell[MAX_ROWS][MAX_CONTENDERS];
+    struct series (*series)[MAX_REPS]; /* [contender][sample], first row only */
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -184,6 +204,12 @@ static int find(const struct group *g, const char *contender)
 
 static void run(struct group *g)
 {
+    static const char *const cache_groups[] = {"page_aligned", "threads", "churn", "release"};
+    bool wanted = !cache_only;
+    for (size_t i = 0; i < sizeof cache_groups / sizeof cache_groups[0]; i++)
+        wanted = wanted || strcmp(g->id, cache_groups[i]) == 0;
+    if (!wanted)
+        return;
     int reps = g->reps / reps_scale > 2 ? g->reps / reps_scale : 3;
     if (reps > MAX_REPS)
         reps = MAX_REPS;
@@ -196,7 +222,8 @@ static void run(struct group *g)
                 struct cell *c = &g->cell[row][k];
                 if (!have_peer(g->contender[k]))
                     continue;
-                if (sample(g->workload, g->contender[k], g->args[row], c->v[c->n]))
+                struct series *s = g->series != NULL && row == 0 ? &g->series[k][c->n] : NULL;
+                if (sample(g->workload, g->contender[k], g->args[row], c->v[c->n], s))
                     c->round[c->n++] = r;
             }
         fprintf(stderr, ".");
@@ -306,6 +333,9 @@ static void print_by_contender(const struct group *g, double unit, const char *u
 /* ---- The workloads ------------------------------------------------------ */
 
 static const char *const everyone[] = {"mmap", "pagealloc", "glibc", "mimalloc", "jemalloc"};
+/* The caching allocator joins the groups its targets are measured on. */
+static const char *const with_cache[] = {"mmap",     "pagealloc", "glibc",
+                                         "mimalloc", "jemalloc",  "pagealloc-cache"};
 
 static void set_contenders(struct group *g, const char *const *names, int n)
 {
@@ -343,10 +373,11 @@ static double worst_ratio(const struct group *g, int k)
 /* One colour per contender, the same in both panels. */
 static const char *colour(const char *contender)
 {
-    static const char *const names[] = {"mmap",  "pagealloc", "glibc",       "mimalloc",
-                                        "jemalloc", "mmap@aligned", "mmap+trim"};
-    static const char *const colours[] = {"black",   "red",    "blue",   "dark-green",
-                                          "orange", "gray50", "purple"};
+    static const char *const names[] = {"mmap",      "pagealloc",    "glibc",
+                                        "mimalloc",  "jemalloc",     "mmap@aligned",
+                                        "mmap+trim", "pagealloc-cache"};
+    static const char *const colours[] = {"black",  "red",    "blue",   "dark-green",
+                                          "orange", "gray50", "purple", "magenta"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(contender, names[i]) == 0)
             return colours[i];
@@ -555,6 +586,377 @@ static void print_huge_groups(void)
            met(grown, 0.6));
 }
 
+/* ---- The caching allocator (issue 18) ----------------------------------- */
+
+/* Memory return: RssAnon every RELEASE_EVERY_MS for RELEASE_FOR_MS after the
+ * last free; the table reads it at 200 ms and at 2 s. */
+enum { RELEASE_EVERY_MS = 10, RELEASE_FOR_MS = 2500, RELEASE_AT_SHORT = 200, RELEASE_AT_LONG = 2000 };
+
+static struct group release;
+static struct series release_series[MAX_CONTENDERS][MAX_REPS];
+
+/* The contenders of the caching allocator's tables, in their column order. */
+static const char *const cache_columns[] = {"pagealloc-cache", "mimalloc", "jemalloc", "glibc",
+                                            "pagealloc"};
+enum { CACHE_COLUMNS = 5 };
+
+static void run_cache_groups(void)
+{
+    /* Three bursts of 256 MiB of random 4 KiB-4 MiB blocks, all freed, then
+     * nothing but sampling. Its speed and churn rows come from the
+     * page-aligned, threads and churn groups, which the cache has joined. */
+    struct group *g = &release;
+    *g = (struct group){.id = "release", .workload = "release", .reps = 3, .rows = 1,
+                        .series = release_series};
+    set_contenders(g, cache_columns, CACHE_COLUMNS);
+    snprintf(g->row_name[0], sizeof g->row_name[0], "3 bursts of 256 MiB");
+    snprintf(g->args[0], sizeof g->args[0], "%d 3 %d %d", 256 << 20, RELEASE_EVERY_MS,
+             RELEASE_FOR_MS);
+    run(g);
+}
+
+/* Field f of the sample of cell c taken in round r; false if there is none. */
+static bool in_round(const struct cell *c, int r, int f, double *v)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->round[i] == r) {
+            *v = c->v[i][f];
+            return true;
+        }
+    return false;
+}
+
+/* The median over rounds of field f of contender k divided by the lower of
+ * contenders a and b (b may be -1) in the same round; -1 if no round has both. */
+static double ratio_to_best(const struct group *g, int row, int k, int a, int b, int f)
+{
+    if (k < 0)
+        return -1;
+    const struct cell *c = &g->cell[row][k];
+    struct cell r = {0};
+    for (int i = 0; i < c->n; i++) {
+        double x, best = -1;
+        if (a >= 0 && in_round(&g->cell[row][a], c->round[i], f, &x))
+            best = x;
+        if (b >= 0 && in_round(&g->cell[row][b], c->round[i], f, &x) && (best < 0 || x < best))
+            best = x;
+        if (best > 0)
+            r.v[r.n++][0] = c->v[i][f] / best;
+    }
+    return r.n > 0 ? stat(&r, 0, NULL, NULL) : -1;
+}
+
+/* RssAnon above the start, MiB, of contender k's sample i at time index t. */
+static double above_start(int k, int i, int t)
+{
+    return release_series[k][i].v[t] - release.cell[0][k].v[i][4];
+}
+
+/* Median (min-max) over contender k's samples of RssAnon above the start at
+ * `ms` after the last free; false if there is no sample. */
+static bool release_at(int k, int ms, double *m, double *lo, double *hi)
+{
+    const struct cell *c = &release.cell[0][k];
+    struct cell r = {0};
+    int t = ms / RELEASE_EVERY_MS;
+    for (int i = 0; i < c->n; i++)
+        if (t < release_series[k][i].n)
+            r.v[r.n++][0] = above_start(k, i, t);
+    *m = stat(&r, 0, lo, hi);
+    return r.n > 0;
+}
+
+/* Median over contender k's samples of the time (ms) from which RssAnon
+ * stayed within 1 MiB of the start; -1 if the median sample never got there. */
+static double release_settled(int k)
+{
+    const struct cell *c = &release.cell[0][k];
+    struct cell r = {0};
+    for (int i = 0; i < c->n; i++) {
+        int settled = -1;
+        for (int t = release_series[k][i].n - 1; t >= 0 && above_start(k, i, t) <= 1.0; t--)
+            settled = t;
+        r.v[r.n++][0] = settled >= 0 ? settled * RELEASE_EVERY_MS : 1e12;
+    }
+    double m = stat(&r, 0, NULL, NULL);
+    return r.n > 0 && m < 1e12 ? m : -1;
+}
+
+/* A ratio, or a dash when it could not be measured (negative). */
+static void print_ratio(double r, const char *prefix)
+{
+    if (r < 0)
+        printf("–");
+    else
+        printf("%s%.2f×", prefix, r);
+}
+
+static const char *verdict(double x, double target)
+{
+    return x < 0 ? "not measured" : x <= target ? "met" : "missed";
+}
+
+/* The cells of one row of the caching allocator's speed table (field f of
+ * each column contender, in the unit), then the ratio column. */
+static void print_cache_row(const char *label, const struct group *g, int row, int f, double unit,
+                            double ratio_value, const char *ratio_to)
+{
+    printf("| %s |", label);
+    for (int i = 0; i < CACHE_COLUMNS; i++) {
+        int k = find(g, cache_columns[i]);
+        if (k < 0 || g->cell[row][k].n == 0)
+            printf(" %s |", k >= 0 && !have_peer(cache_columns[i]) ? "skipped" : "–");
+        else
+            print_field(&g->cell[row][k], f, unit);
+    }
+    if (ratio_value < 0)
+        printf(" – |");
+    else
+        printf(" **%.2f×** %s |", ratio_value, ratio_to);
+    int k = find(g, "pagealloc-cache");
+    if (k >= 0 && g->cell[row][k].n > 0)
+        printf(" %.2g + %.2g + %.2g |\n", stat(&g->cell[row][k], 1, NULL, NULL),
+               stat(&g->cell[row][k], 2, NULL, NULL), stat(&g->cell[row][k], 3, NULL, NULL));
+    else
+        printf(" – |\n");
+}
+
+static int row_of_size(const struct group *g, size_t bytes)
+{
+    for (int row = 0; row < g->rows; row++)
+        if (g->row_value[row] == (double)bytes)
+            return row;
+    return -1;
+}
+
+static void print_cache_groups(void)
+{
+    static const size_t sizes[] = {(size_t)4 << 10, (size_t)64 << 10, (size_t)1 << 20,
+                                   (size_t)4 << 20};
+    const struct group *pa = &page_aligned;
+    int kc = find(pa, "pagealloc-cache"), km = find(pa, "mimalloc"), kj = find(pa, "jemalloc");
+    printf("\n### the caching allocator\n\n");
+    printf("`pagealloc-cache` is pagealloc_cache_create(NULL) (default options) through "
+           "pagealloc_cache_allocator. Its rows are the samples of the page-aligned, threads "
+           "and churn groups, where it is a column; a ratio is the median over rounds of the "
+           "cache's sample over the other's (or the lower of the two others') in the same "
+           "round. The last column is the cache's system calls per operation (or step), as "
+           "pagealloc_stats counts them: on a loaded machine a system call costs many times "
+           "its quiet figure, and so do the rows that make some.\n\n"
+           "| workload |");
+    for (int i = 0; i < CACHE_COLUMNS; i++)
+        printf(" %s |", cache_columns[i]);
+    printf(" ratio | cache mmap + munmap + mremap per op |\n|---|");
+    for (int i = 0; i < CACHE_COLUMNS; i++)
+        printf("---|");
+    printf("---|---|\n");
+    double worst_size = -1;
+    char per_size[160] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int row = row_of_size(pa, sizes[i]);
+        if (row < 0)
+            continue;
+        char label[96];
+        snprintf(label, sizeof label, "alloc + write + free %s, µs", pa->row_name[row]);
+        double r = ratio_to_best(pa, row, kc, km, kj, 0);
+        print_cache_row(label, pa, row, 0, 1000, r, "to the faster of mimalloc, jemalloc");
+        if (r >= 0 && r > worst_size)
+            worst_size = r;
+        if (r >= 0 && used < sizeof per_size)
+            used += (size_t)snprintf(per_size + used, sizeof per_size - used, "%s%s %.2f×",
+                                     used ? ", " : "", pa->row_name[row], r);
+    }
+    if (used == 0)
+        snprintf(per_size, sizeof per_size, "–");
+    double two_threads = ratio_to_best(&threads, 1, find(&threads, "pagealloc-cache"),
+                                       find(&threads, "mimalloc"), -1, 0);
+    print_cache_row("alloc + write + free 64 KiB, 2 threads, µs per op per thread", &threads, 1, 0,
+                    1000, two_threads, "to mimalloc");
+    int cc = find(&churn, "pagealloc-cache");
+    double churn_time = ratio_to_best(&churn, 0, cc, find(&churn, "mimalloc"), -1, 0);
+    double churn_peak = ratio_to_best(&churn, 0, cc, find(&churn, "pagealloc"), -1, 5);
+    print_cache_row("churn of random 4 KiB–1 MiB blocks, µs per step", &churn, 0, 0, 1000,
+                    churn_time, "to mimalloc");
+    print_cache_row("the same churn: peak resident, MiB", &churn, 0, 5, 1, churn_peak,
+                    "to pagealloc");
+
+    /* A hit: every system call pagealloc_stats counts, per alloc + free of the
+     * page-aligned rows, with the cache's hits per operation. */
+    double worst_calls = -1, fewest_hits = -1;
+    int hit_samples = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && kc >= 0; i++) {
+        int row = row_of_size(pa, sizes[i]);
+        const struct cell *c = row >= 0 ? &pa->cell[row][kc] : NULL;
+        for (int s = 0; c != NULL && s < c->n; s++) {
+            worst_calls = c->v[s][4] > worst_calls ? c->v[s][4] : worst_calls;
+            if (fewest_hits < 0 || c->v[s][5] < fewest_hits)
+                fewest_hits = c->v[s][5];
+            hit_samples++;
+        }
+    }
+
+    printf("\n### memory return: resident memory after everything is freed\n\n"
+           "Each sample process allocates random blocks of 4 KiB–4 MiB (even on a log scale), "
+           "writing every page, until 256 MiB are live, frees them all in a random order, "
+           "three times; then it makes no allocator call and reads RssAnon "
+           "(/proc/self/status, without stdio) every %d ms for %.1f s. Figures are MiB above "
+           "RssAnon at the start (the first column), median (min–max) of the samples; the last "
+           "column is the time per block (alloc + write every page + free) in the bursts.\n\n"
+           "| contender | RssAnon at start, MiB | peak | right after the last free | %d ms later | "
+           "%.0f s later | within 1 MiB of start from | ms per block |\n"
+           "|---|---|---|---|---|---|---|---|\n",
+           RELEASE_EVERY_MS, RELEASE_FOR_MS / 1000.0, RELEASE_AT_SHORT, RELEASE_AT_LONG / 1000.0);
+    for (int k = 0; k < release.contenders; k++) {
+        const struct cell *c = &release.cell[0][k];
+        printf("| %s |", release.contender[k]);
+        if (c->n == 0) {
+            printf(" %s | | | | | | |\n", have_peer(release.contender[k]) ? "failed" : "skipped");
+            continue;
+        }
+        double m, lo, hi;
+        m = stat(c, 4, &lo, &hi);
+        printf(" %.1f (%.1f–%.1f) |", m, lo, hi);
+        struct cell peak = {0};
+        for (int i = 0; i < c->n; i++)
+            peak.v[peak.n++][0] = c->v[i][5] - c->v[i][4];
+        m = stat(&peak, 0, &lo, &hi);
+        printf(" %.1f (%.1f–%.1f) |", m, lo, hi);
+        const int at[] = {0, RELEASE_AT_SHORT, RELEASE_AT_LONG};
+        for (int j = 0; j < 3; j++) {
+            if (release_at(k, at[j], &m, &lo, &hi))
+                printf(" %.1f (%.1f–%.1f) |", m, lo, hi);
+            else
+                printf(" – |");
+        }
+        double settled = release_settled(k);
+        if (settled >= 0)
+            printf(" %.0f ms |", settled);
+        else
+            printf(" not within %.1f s |", RELEASE_FOR_MS / 1000.0);
+        print_field(c, 0, 1e6);
+        printf("\n");
+    }
+    double short_m = -1, long_m = -1, lo, hi;
+    int rc = find(&release, "pagealloc-cache");
+    if (rc >= 0 && release.cell[0][rc].n > 0) {
+        release_at(rc, RELEASE_AT_SHORT, &short_m, &lo, &hi);
+        release_at(rc, RELEASE_AT_LONG, &long_m, &lo, &hi);
+    }
+
+    printf("\n### caching allocator targets\n\n| target | measured | |\n|---|---|---|\n");
+    bool have_release = rc >= 0 && release.cell[0][rc].n > 0;
+    printf("| alloc + write + free, page-aligned, 4 KiB–4 MiB, ≤ 1.5× the faster of mimalloc and "
+           "jemalloc | ");
+    print_ratio(worst_size, "worst ");
+    printf(" (%s) | %s |\n", per_size, verdict(worst_size, 1.5));
+    printf("| the same at 64 KiB on 2 threads, per op per thread, ≤ 1.5× mimalloc | ");
+    print_ratio(two_threads, "");
+    printf(" | %s |\n", verdict(two_threads, 1.5));
+    printf("| churn of random 4 KiB–1 MiB blocks, time per step ≤ 1.5× mimalloc | ");
+    print_ratio(churn_time, "");
+    printf(" | %s |\n", verdict(churn_time, 1.5));
+    printf("| the same churn, peak resident ≤ 1.25× the page allocator's | ");
+    print_ratio(churn_peak, "");
+    printf(" | %s |\n", verdict(churn_peak, 1.25));
+    printf("| resident %d ms after the last free ≤ start + 1 MiB (default options) | ",
+           RELEASE_AT_SHORT);
+    if (have_release)
+        printf("%+.2f MiB (%.0f s: %+.2f MiB) | %s |\n", short_m, RELEASE_AT_LONG / 1000.0, long_m,
+               verdict(short_m, 1.0));
+    else
+        printf("– | not measured |\n");
+    printf("| a hit: 0 system calls (pagealloc_stats, every kind) | ");
+    if (hit_samples > 0)
+        printf("at most %.3g per alloc + free over %d samples of 4 KiB–4 MiB, at least %.3g hits "
+               "per op | %s |\n",
+               worst_calls, hit_samples, fewest_hits,
+               worst_calls == 0 && fewest_hits >= 0.999 ? "met" : "missed");
+    else
+        printf("– | not measured |\n");
+}
+
+/* cache-rss.png: RssAnon above the start after the last free, median over
+ * the samples at each instant, one line per contender; the right panel
+ * zooms in on the first MiB. */
+static void write_release_plot(void)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cache-rss.dat", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return;
+    int n = 0, samples = 0;
+    fprintf(f, "ms");
+    for (int k = 0; k < release.contenders; k++) {
+        fprintf(f, " %s", release.contender[k]);
+        samples = release.cell[0][k].n > samples ? release.cell[0][k].n : samples;
+        for (int i = 0; i < release.cell[0][k].n; i++)
+            n = release_series[k][i].n > n ? release_series[k][i].n : n;
+    }
+    fprintf(f, "\n");
+    for (int t = 0; t < n; t++) {
+        fprintf(f, "%d", t * RELEASE_EVERY_MS);
+        for (int k = 0; k < release.contenders; k++) {
+            double m, lo, hi;
+            if (release_at(k, t * RELEASE_EVERY_MS, &m, &lo, &hi))
+                fprintf(f, " %.4g", m);
+            else
+                fprintf(f, " NaN");
+        }
+        fprintf(f, "\n");
+    }
+    fclose(f);
+    if (n == 0 || system("command -v gnuplot >/dev/null 2>&1") != 0)
+        return;
+    char cmd[8192];
+    size_t used = (size_t)snprintf(
+        cmd, sizeof cmd,
+        "gnuplot -e \"set terminal pngcairo size 1200,500 font ',10'; set output '%s/cache-rss.png';"
+        " set termoption noenhanced; set multiplot layout 1,2; set grid; set key top right;"
+        " set xlabel 'ms after the last free (no allocator call from then on)';"
+        " set ylabel 'RssAnon above the start, MiB (median of %d samples)';"
+        " set arrow 1 from %d, graph 0 to %d, graph 1 nohead dt 2 lc rgb 'gray40';",
+        dir, samples, RELEASE_AT_SHORT, RELEASE_AT_SHORT);
+    for (int panel = 0; panel < 2 && used < sizeof cmd; panel++) {
+        used += (size_t)snprintf(
+            cmd + used, sizeof cmd - used, "%s",
+            panel == 0 ? " set title 'after 3 bursts of 256 MiB, all freed'; set yrange [0:*];"
+                       : " set title 'the same, first 8 MiB (dashed: start + 1 MiB)'; set yrange "
+                         "[-0.5:8]; set arrow 2 from graph 0, first 1 to graph 1, first 1 nohead "
+                         "dt 2 lc rgb 'gray40';");
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, " plot");
+        for (int k = 0; k < release.contenders && used < sizeof cmd; k++)
+            used += (size_t)snprintf(cmd + used, sizeof cmd - used,
+                                     "%s '%s/cache-rss.dat' using 1:%d with lines lw %d lc rgb '%s'"
+                                     " title columnheader(%d)",
+                                     k ? "," : "", dir, k + 2,
+                                     strcmp(release.contender[k], "pagealloc-cache") == 0 ? 3 : 2,
+                                     colour(release.contender[k]), k + 2);
+        used += (size_t)snprintf(cmd + used, sizeof cmd - used, ";");
+    }
+    if (used + 32 >= sizeof cmd) {
+        printf("\nPlot skipped: gnuplot command too long.\n");
+        return;
+    }
+    snprintf(cmd + used, sizeof cmd - used, " unset multiplot\" 2>&1");
+    if (system(cmd) == 0)
+        printf("Plot: %s/cache-rss.png (data in cache-rss.dat).\n", dir);
+    else
+        printf("Plot failed: gnuplot returned an error.\n");
+}
+
+/* Closes the CSV and draws the plots (bench.png only with every table run). */
+static int finish(bool all_tables)
+{
+    fclose(csv);
+    printf("\nCSV: %s/bench.csv\n", dir);
+    if (all_tables)
+        write_plot();
+    write_release_plot();
+    return 0;
+}
+
 /* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
 
 static void run_room_groups(void)
@@ -652,8 +1054,16 @@ static void print_room_groups(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "quick") == 0)
-        reps_scale = 4;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "quick") == 0)
+            reps_scale = 4;
+        else if (strcmp(argv[i], "cache") == 0)
+            cache_only = true;
+        else if (strcmp(argv[i], "room") != 0 || i != 1) {
+            fprintf(stderr, "usage: %s [quick] [cache] | room\n", argv[0]);
+            return 2;
+        }
+    }
     ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
     if (n <= 0) {
         fprintf(stderr, "pagealloc_bench: cannot find its own directory\n");
@@ -684,7 +1094,7 @@ int main(int argc, char **argv)
     /* alloc + touch + free, page-aligned, 4 KiB to 64 MiB */
     struct group *g = &page_aligned;
     *g = (struct group){.id = "page_aligned", .workload = "allocfree", .reps = 21};
-    set_contenders(g, everyone, 5);
+    set_contenders(g, with_cache, 6);
     for (int i = 0; i < 8; i++) {
         size_t len = (size_t)4096 << (2 * i);
         size_name(g->row_name[i], sizeof g->row_name[i], len);
@@ -741,7 +1151,7 @@ int main(int argc, char **argv)
     /* alloc + free of 64 KiB on 1 and 2 threads */
     g = &threads;
     *g = (struct group){.id = "threads", .workload = "threads", .reps = 7, .rows = 2};
-    set_contenders(g, everyone, 5);
+    set_contenders(g, with_cache, 6);
     for (int i = 0; i < 2; i++) {
         snprintf(g->row_name[i], sizeof g->row_name[i], "%d thread%s", i + 1, i ? "s" : "");
         snprintf(g->args[i], sizeof g->args[i], "%d %d 2000", i + 1, 64 << 10);
@@ -751,7 +1161,7 @@ int main(int argc, char **argv)
     /* resident memory around a churn of random blocks */
     g = &churn;
     *g = (struct group){.id = "churn", .workload = "churn", .reps = 3, .rows = 1};
-    set_contenders(g, everyone, 5);
+    set_contenders(g, with_cache, 6);
     snprintf(g->row_name[0], sizeof g->row_name[0], "20000 steps");
     snprintf(g->args[0], sizeof g->args[0], "20000");
     run(g);
@@ -782,6 +1192,7 @@ int main(int argc, char **argv)
     }
     run(g);
     run_huge_groups();
+    run_cache_groups();
     run_room_groups();
 
     /* ---- the report ---- */
@@ -802,6 +1213,10 @@ int main(int argc, char **argv)
         printf("mimalloc: skipped (libmimalloc-dev was not found when configuring).\n");
     if (!BENCH_HAVE_JEMALLOC)
         printf("jemalloc: skipped (libjemalloc-dev was not found when configuring).\n");
+    if (cache_only) {
+        print_cache_groups();
+        return finish(false);
+    }
 
     printf("\n### alloc + write one byte + free, page-aligned (µs per operation)\n\n");
     print_table(&page_aligned, "size", 1000);
@@ -942,8 +1357,6 @@ int main(int argc, char **argv)
            "and a stack walk more) | worst %.2f× | – |\n", guard_cost);
     printf("| resident memory back to the start after churn | %+.1f MiB | %s |\n", kept,
            kept < 1.0 ? "met" : "missed");
-    fclose(csv);
-    printf("\nCSV: %s/bench.csv\n", dir);
-    write_plot();
-    return 0;
+    print_cache_groups();
+    return finish(true);
 }

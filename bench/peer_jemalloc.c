@@ -20,5 +20,5 @@ static void *je_grow(void *p, size_t len, size_t new_len)
     return rallocx(p, new_len, 0);
 }
 
-const struct contender bench_contenders[] = {{"jemalloc", je_alloc, je_release, je_grow}};
+const struct contender bench_contenders[] = {{"jemalloc", je_alloc, je_release, je_grow, NULL}};
 const size_t bench_contender_count = 1;

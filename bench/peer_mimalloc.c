@@ -21,5 +21,5 @@ static void *mi_grow(void *p, size_t len, size_t new_len)
     return mi_realloc(p, new_len);
 }
 
-const struct contender bench_contenders[] = {{"mimalloc", mi_alloc, mi_release, mi_grow}};
+const struct contender bench_contenders[] = {{"mimalloc", mi_alloc, mi_release, mi_grow, NULL}};
 const size_t bench_contender_count = 1;

@@ -1,7 +1,8 @@
 /*
  * Contenders that need no other library: the system calls themselves (the
  * floor, and two other ways to place an aligned block), pagealloc, pagealloc
- * growing by alloc + copy + free, and the C library's allocator.
+ * growing by alloc + copy + free, pagealloc's caching allocator, and the C
+ * library's allocator.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -142,6 +143,45 @@ static void guarded_free(void *p, size_t len)
     pagealloc_free(checked(PAGEALLOC_CHECK_GUARD), p, len, pagealloc_page_size());
 }
 
+/* The caching allocator with its default options, made on first use, never
+ * trimmed or destroyed: what a program that just uses it gets. */
+static pagealloc_cache *cache_instance(void)
+{
+    static pagealloc_cache *cache;
+    if (cache == NULL)
+        cache = pagealloc_cache_create(NULL);
+    return cache;
+}
+
+static void *cache_alloc(size_t len, size_t align)
+{
+    pagealloc_cache *cache = cache_instance();
+    return cache != NULL ? pagealloc_alloc(pagealloc_cache_allocator(cache), len, align) : NULL;
+}
+
+/* The free wants the alignment of the alloc: the rows that run the cache are
+ * page-aligned. */
+static void cache_free(void *p, size_t len)
+{
+    pagealloc_free(pagealloc_cache_allocator(cache_instance()), p, len, pagealloc_page_size());
+}
+
+static void *cache_grow(void *p, size_t len, size_t new_len)
+{
+    return pagealloc_remap(pagealloc_cache_allocator(cache_instance()), p, len,
+                           pagealloc_page_size(), new_len);
+}
+
+static void cache_counters(double *hits, double *misses)
+{
+    pagealloc_cache *cache = cache_instance();
+    struct pagealloc_cache_stats s = {0};
+    if (cache != NULL)
+        s = pagealloc_cache_stats(cache);
+    *hits = (double)s.hits;
+    *misses = (double)s.misses;
+}
+
 static void *glibc_alloc(size_t len, size_t align)
 {
     return aligned_alloc(align, len);
@@ -160,15 +200,16 @@ static void *glibc_grow(void *p, size_t len, size_t new_len)
 }
 
 const struct contender bench_contenders[] = {
-    {"mmap", mmap_alloc, mmap_free, mmap_grow},
-    {"mmap@aligned", mmap_at_aligned_alloc, mmap_free, NULL},
-    {"mmap+trim", mmap_trim_alloc, mmap_free, NULL},
-    {"pagealloc", pa_alloc, pa_free, pa_grow},
-    {"pagealloc+copy", pa_alloc, pa_free, pa_copy_grow},
-    {"glibc", glibc_alloc, glibc_free, glibc_grow},
-    {"pagealloc-huge", pa_huge_alloc, pa_free, pa_grow},
-    {"resident", pa_resident_alloc, pa_free, NULL},
-    {"pagealloc+checked", checked_alloc, checked_free, NULL},
-    {"pagealloc+guard", guarded_alloc, guarded_free, NULL},
+    {"mmap", mmap_alloc, mmap_free, mmap_grow, NULL},
+    {"mmap@aligned", mmap_at_aligned_alloc, mmap_free, NULL, NULL},
+    {"mmap+trim", mmap_trim_alloc, mmap_free, NULL, NULL},
+    {"pagealloc", pa_alloc, pa_free, pa_grow, NULL},
+    {"pagealloc+copy", pa_alloc, pa_free, pa_copy_grow, NULL},
+    {"glibc", glibc_alloc, glibc_free, glibc_grow, NULL},
+    {"pagealloc-huge", pa_huge_alloc, pa_free, pa_grow, NULL},
+    {"resident", pa_resident_alloc, pa_free, NULL, NULL},
+    {"pagealloc+checked", checked_alloc, checked_free, NULL, NULL},
+    {"pagealloc+guard", guarded_alloc, guarded_free, NULL, NULL},
+    {"pagealloc-cache", cache_alloc, cache_free, cache_grow, cache_counters},
 };
 const size_t bench_contender_count = sizeof bench_contenders / sizeof bench_contenders[0];

@@ -8,6 +8,8 @@
 #include "bench.h"
 #include "pagealloc.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,11 +64,14 @@ static void touch(char *p, size_t from, size_t to)
 /* ---- pagealloc's system calls around a timed section -------------------- */
 
 static struct pagealloc_stats stats0;
+static double hits0, misses0;
 static bool counts_calls;
 
 static void calls_begin(void)
 {
     stats0 = pagealloc_stats();
+    if (c->counters != NULL)
+        c->counters(&hits0, &misses0);
 }
 
 static void calls_end(double ops)
@@ -75,6 +80,26 @@ static void calls_end(double ops)
     out[1] = counts_calls ? (double)(s.map_calls - stats0.map_calls) / ops : -1;
     out[2] = counts_calls ? (double)(s.unmap_calls - stats0.unmap_calls) / ops : -1;
     out[3] = counts_calls ? (double)(s.remap_calls - stats0.remap_calls) / ops : -1;
+}
+
+static uint64_t all_calls(struct pagealloc_stats s)
+{
+    return s.map_calls + s.unmap_calls + s.remap_calls + s.advise_calls + s.query_calls +
+           s.protect_calls + s.populate_calls;
+}
+
+/* After calls_end: system calls of every kind, and the cache's hits and
+ * misses, per operation, into the workload-specific fields. */
+static void hits_end(double ops)
+{
+    double hits, misses;
+    out[4] = counts_calls ? (double)(all_calls(pagealloc_stats()) - all_calls(stats0)) / ops : -1;
+    out[5] = out[6] = -1;
+    if (c->counters != NULL) {
+        c->counters(&hits, &misses);
+        out[5] = (hits - hits0) / ops;
+        out[6] = (misses - misses0) / ops;
+    }
 }
 
 /* ---- Workloads ---------------------------------------------------------- */
@@ -117,6 +142,7 @@ static void allocfree(size_t len, size_t align, size_t iters, bool write)
     qsort(t, BATCHES, sizeof t[0], cmp_double);
     out[0] = (t[BATCHES / 2 - 1] + t[BATCHES / 2]) / 2;
     calls_end((double)(per_batch * BATCHES));
+    hits_end((double)(per_batch * BATCHES));
 }
 
 /* Share of [p, p + len) backed by huge pages: AnonHugePages of the mappings
@@ -347,6 +373,103 @@ static void churn(size_t steps)
     getrusage(RUSAGE_SELF, &ru);
     out[5] = (double)ru.ru_maxrss / 1024;
     out[6] = resident_mib();
+}
+
+/* ---- Memory return: resident memory after everything is freed ---------- */
+
+/* RssAnon of the process in MiB, read with open and read into a buffer on
+ * the stack: stdio would call malloc, and glibc's malloc may trim its heap on
+ * any call, which would be an allocator call by the measurement itself. */
+static double rss_anon_mib(void)
+{
+    char buf[8192];
+    size_t used = 0;
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        ssize_t n = read(fd, buf + used, sizeof buf - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+    }
+    close(fd);
+    buf[used] = '\0';
+    const char *line = strstr(buf, "\nRssAnon:");
+    return line != NULL ? strtod(line + 9, NULL) / 1024 : -1;
+}
+
+enum { RELEASE_BLOCKS = 8192, RELEASE_SAMPLES = 1024 };
+static char *release_block[RELEASE_BLOCKS];
+static size_t release_size[RELEASE_BLOCKS];
+static double release_series[RELEASE_SAMPLES];
+
+/*
+ * Bursts of random blocks of 4 KiB to 4 MiB (the power-of-two class even on a
+ * log scale, the size even within it), each page written, until `burst`
+ * bytes are live; then all of them freed in a random order. After the last
+ * free the process makes no allocator call: it samples RssAnon every
+ * `every_ms` for `for_ms`, to see what the allocator gives back by itself.
+ */
+static void release(size_t burst, size_t bursts, size_t every_ms, size_t for_ms)
+{
+    size_t samples = for_ms / (every_ms > 0 ? every_ms : 1) + 1;
+    if (every_ms == 0 || samples > RELEASE_SAMPLES)
+        die("release sampling");
+    /* The bookkeeping made resident now, so that it is in the start figure. */
+    memset(release_block, 0, sizeof release_block);
+    memset(release_size, 0, sizeof release_size);
+    memset(release_series, 0, sizeof release_series);
+    size_t ops = 0;
+    out[4] = rss_anon_mib();
+    out[5] = out[4];
+    calls_begin();
+    double t0 = now_ns();
+    for (size_t b = 0; b < bursts; b++) {
+        size_t n = 0, live = 0;
+        while (live < burst && n < RELEASE_BLOCKS) {
+            uint64_t r = next_random();
+            unsigned k = (unsigned)(r % 10);
+            size_t pages = ((size_t)1 << k) + (size_t)((r >> 8) % ((uint64_t)1 << k));
+            release_size[n] = pages * page;
+            release_block[n] = c->alloc(release_size[n], page);
+            if (release_block[n] == NULL)
+                die("alloc");
+            touch(release_block[n], 0, release_size[n]);
+            live += release_size[n++];
+        }
+        double peak = rss_anon_mib();
+        out[5] = peak > out[5] ? peak : out[5];
+        for (size_t i = n; i > 1; i--) { /* shuffle, then free in that order */
+            size_t j = (size_t)(next_random() % i);
+            char *p = release_block[i - 1];
+            size_t len = release_size[i - 1];
+            release_block[i - 1] = release_block[j], release_size[i - 1] = release_size[j];
+            release_block[j] = p, release_size[j] = len;
+        }
+        for (size_t i = 0; i < n; i++)
+            c->free(release_block[i], release_size[i]);
+        ops += n;
+    }
+    out[0] = (now_ns() - t0) / (double)ops;
+    calls_end((double)ops);
+    struct timespec start, at;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (size_t i = 0; i < samples; i++) {
+        uint64_t ns = (uint64_t)start.tv_nsec + (uint64_t)(i * every_ms) * 1000000u;
+        at.tv_sec = start.tv_sec + (time_t)(ns / 1000000000u);
+        at.tv_nsec = (long)(ns % 1000000000u);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+            ;
+        release_series[i] = rss_anon_mib();
+    }
+    out[6] = release_series[0];
+    for (int i = 0; i < BENCH_FIELDS; i++)
+        printf("%.6g ", out[i]);
+    printf("%zu", samples);
+    for (size_t i = 0; i < samples; i++)
+        printf(" %.7g", release_series[i]);
+    printf("\n");
 }
 
 /* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
@@ -659,7 +782,10 @@ int main(int argc, char **argv)
     else if (strcmp(w, "reserve") == 0 && argc == 5 &&
              (counts_calls || strcmp(c->name, "mmap") == 0))
         reserve(arg_size(argv[3]), arg_size(argv[4]));
-    else if (strcmp(w, "room") == 0 && (argc == 4 || argc == 5) && counts_calls)
+    else if (strcmp(w, "release") == 0 && argc == 7) {
+        release(arg_size(argv[3]), arg_size(argv[4]), arg_size(argv[5]), arg_size(argv[6]));
+        return 0;
+    } else if (strcmp(w, "room") == 0 && (argc == 4 || argc == 5) && counts_calls)
         room(argv[3], argc == 5 && strcmp(argv[4], "vary") == 0);
     else if (strcmp(w, "syscalls") == 0 && counts_calls) {
         syscalls();
