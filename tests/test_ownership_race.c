@@ -410,8 +410,8 @@ static void other_threads_blocks_survive_every_failure_path(void)
     huge_size = getenv("PAGEALLOC_RACE_INJECTED_ONLY") != NULL ? 0 : unaffordable_size();
     catch_faults();
     if (huge_size == 0 && !CAN_INJECT) {
-        printf("  skipped: no failure to drive (needs Linux with overcommit checks, or a "
-               "failure-injection build)\n");
+        check_skip("no failure to drive (needs Linux with overcommit checks, or a "
+                   "failure-injection build)");
         return;
     }
     const char *env = getenv("PAGEALLOC_RACE_SECONDS");

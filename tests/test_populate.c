@@ -206,7 +206,7 @@ static void populate_rejects_bad_input(void)
 static void populate_under_rlimit_as(void)
 {
     if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL || support_under_qemu()) {
-        printf("skipped %s: setrlimit(RLIMIT_AS) applies to the emulator too\n", __func__);
+        check_skip("setrlimit(RLIMIT_AS) applies to the emulator too");
         return;
     }
     fflush(stdout);

@@ -280,13 +280,13 @@ static void code_written_then_made_read_exec_runs(void)
         return;
     size_t n = return_42_code(p);
     if (n == 0) {
-        printf("skipped: no machine code for this processor\n");
+        check_skip("no machine code for this processor");
         pagealloc_unmap(p, page);
         return;
     }
     errno = 0;
     if (!pagealloc_protect(p, page, PAGEALLOC_READ | PAGEALLOC_EXEC)) {
-        printf("skipped: the system refuses read+exec pages (errno %d)\n", errno);
+        check_skip("the system refuses read+exec pages (errno %d)", errno);
         CHECK(errno == EACCES || errno == EPERM);
         CHECK(read_write(p, page)); /* a refusal changes nothing */
         pagealloc_unmap(p, page);
@@ -337,7 +337,7 @@ static size_t committed_as(void)
 static void reserving_64_GiB_commits_here_and_there_and_leaves_nothing(void)
 {
     if (sizeof(void *) < 8) {
-        printf("skipped: a 32-bit address space\n");
+        check_skip("a 32-bit address space");
         return;
     }
     size_t len = (size_t)64 << 30, step = (size_t)1 << 30;

@@ -59,7 +59,8 @@ wine_setup() {
 }
 
 # build_and_test DIR [cmake options...]: configures, builds and runs CTest
-# (with the extra CTest options in $ctest_args, if set).
+# (with the extra CTest options in $ctest_args, if set), then says why each
+# skipped test skipped.
 build_and_test() {
     dir=$1
     shift
@@ -68,4 +69,17 @@ build_and_test() {
     cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
     grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
     ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 ${ctest_args:-}
+    ctest_rc=$?
+    skip_reasons "$dir/Testing/Temporary/LastTest.log"
+    return $ctest_rc
+}
+
+# skip_reasons LOG: from CTest's log of every test's output, one line per
+# check_skip (tests/check.h) of the last run: "skipped: PROGRAM/TEST: why".
+# --output-on-failure shows nothing of a test that skipped.
+skip_reasons() {
+    [ -f "$1" ] || return 0
+    awk '/^[0-9]+\/[0-9]+ Test: / { prog = $3; why = "" }
+        /^  skipped: / { sub(/^  skipped: /, ""); why = why == "" ? $0 : why "; " $0 }
+        /^skip / && why != "" { print "skipped: " prog "/" $2 ": " why; why = "" }' "$1"
 }
