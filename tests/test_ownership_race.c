@@ -420,7 +420,7 @@ static void other_threads_blocks_survive_every_failure_path(void)
     struct driver d = {0, 0};
     pthread_t vt[VICTIMS], dt;
     for (int i = 0; i < VICTIMS; i++) {
-        v[i].rng = 0x2545f4914f6cdd1du * (uint64_t)(i + 1);
+        v[i].rng = support_seed_for((unsigned)i);
         v[i].blocks = 0;
         CHECK(pthread_create(&vt[i], NULL, victim, &v[i]) == 0);
     }
