@@ -118,6 +118,7 @@ static bool in_child(void (*fn)(void))
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        check_failures = check_skips = 0; /* the child's own, not the parent's so far */
         fn();
         fflush(stdout);
         _exit(check_status());
