@@ -71,12 +71,31 @@ static inline void check_skip(const char *why, ...)
 
 /* The exit status for the checks made so far: 1 when one failed, else
  * CHECK_SKIP_CODE when a test skipped, else 0. main returns it (through
- * check_done); a forked child _exits with it, and its parent passes a
+ * check_done); a forked child check_exits with it, and its parent passes a
  * CHECK_SKIP_CODE on with check_skip. */
 static inline int check_status(void)
 {
     return check_failures != 0 ? 1 : check_skips != 0 ? CHECK_SKIP_CODE : 0;
 }
+
+#if !defined(_WIN32)
+#include <unistd.h>
+#if defined(CHECK_COVERAGE)
+void __gcov_dump(void);
+#endif
+/* A forked child ends with check_exit(status): _exit(status), but a coverage
+ * build (CHECK_COVERAGE, tests/configs/coverage.sh) first writes the child's
+ * counts, which _exit would lose. */
+static inline void check_exit(int status)
+{
+    fflush(stdout);
+    fflush(stderr);
+#if defined(CHECK_COVERAGE)
+    __gcov_dump();
+#endif
+    _exit(status);
+}
+#endif
 
 static inline int check_done(void)
 {

@@ -204,7 +204,7 @@ static void refused_shrink_and_free_at_the_mapping_limit_fail_cleanly(void)
     if (pid == 0) {
         at_the_mapping_limit(max);
         fflush(stdout);
-        _exit(check_failures == 0 ? 0 : 1);
+        check_exit(check_failures == 0 ? 0 : 1);
     }
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);

@@ -121,7 +121,7 @@ static bool in_child(void (*fn)(void))
         check_failures = check_skips = 0; /* the child's own, not the parent's so far */
         fn();
         fflush(stdout);
-        _exit(check_status());
+        check_exit(check_status());
     }
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);

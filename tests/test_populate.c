@@ -221,7 +221,7 @@ static void populate_under_rlimit_as(void)
         bad += support_mapped_bytes() != before;
         unsigned char *p = pagealloc_mapx((size_t)16 << 20, 1, PAGEALLOC_POPULATE);
         bad += p == NULL || resident_pages(p, (size_t)16 << 20) != ((size_t)16 << 20) / page;
-        _exit(bad);
+        check_exit(bad);
     }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
