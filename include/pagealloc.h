@@ -95,7 +95,11 @@ PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
  * still valid at its old length.
  * Bytes up to min(len, new_len) are preserved; bytes past len read as zero.
  * The same page count returns ptr with no system call; a shrink gives the tail
- * pages back to the system at once.
+ * pages back to the system at once. (Windows, a block grown over several
+ * reservations: should the system refuse to release one once the shrink has
+ * begun, the shrink still succeeds; that reservation and those after it are
+ * decommitted, their memory and bytes gone, and stay reserved outside the
+ * block, counted in pagealloc_stats().unmap_failures.)
  * Errors: EINVAL if ptr is NULL or not aligned to max(alignment, page size),
  * len or new_len is 0, or alignment is not a power of two; ENOMEM if new_len
  * does not fit, or the block cannot grow in place (and may_move is false, or
@@ -162,6 +166,11 @@ PAGEALLOC_API bool pagealloc_commit(void *ptr, size_t len);
  * part of any block, from map as well as from mapx.
  * Errors: EINVAL for bad input; ENOMEM when the system cannot split its
  * mappings (Linux at vm.max_map_count); the range is then left as it was.
+ * (Windows: a range over several reservations, in a block grown past its
+ * first one, is decommitted one reservation at a time in address order; if
+ * the system refuses one, ENOMEM when it lacks resources, the parts in the
+ * reservations before it are decommitted, their bytes gone, and the rest of
+ * the range is as it was.)
  * (Linux: should the failed call have unmapped the range already, which the
  * kernel does only when it runs out of its own memory part-way, the library
  * takes the range back reserved through an exclusive mmap and succeeds; if
@@ -310,7 +319,7 @@ struct pagealloc_stats {
     uint64_t query_calls;     /* queries of a range's state (Windows) */
     uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
                                  and ranges the library left reserved rather than risk
-                                 another thread's memory (see README, Reliability) */
+                                 another thread's memory (docs/reliability.md) */
     uint64_t protect_calls;   /* mprotect (commit, protect); NtProtectVirtualMemory */
     uint64_t populate_calls;  /* prefaults: MADV_POPULATE_WRITE, or a pass writing each page */
 };

@@ -55,7 +55,8 @@ int pa_os_discard(void *addr, size_t size);
 
 /* Shrinks a block from old_size to new_size in place, giving the tail back.
  * On failure the block is untouched. Once part of the tail is given back the
- * shrink succeeds: what the system then refuses is left out of the block,
+ * shrink succeeds: what the system then refuses to release is left out of
+ * the block, its memory given back all the same (Windows: decommitted),
  * counted with pa_count_unmap_failure(). */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size);
 
@@ -88,7 +89,9 @@ int pa_os_commit(void *addr, size_t size);
 /* Makes [addr, addr + size) reserved, giving its memory back at once. On
  * failure the range is as it was, or, where a failed MAP_FIXED left a hole
  * that an exclusive map could not take back, left alone (not counted: it
- * cannot be told from a range still as it was). */
+ * cannot be told from a range still as it was). Windows: a range over several
+ * reservations is decommitted one after another; a refusal leaves those
+ * before it decommitted and the rest as it was. */
 int pa_os_decommit(void *addr, size_t size);
 
 /* Sets the access of [addr, addr + size) to `access`, one of the valid
@@ -116,7 +119,8 @@ int pa_os_advise_huge(void *addr, size_t size);
  * committed read-write. On failure (ENOMEM when memory runs out) some pages
  * may be resident already; none has changed. ENOSYS: the system has no such
  * call (or PAGEALLOC_NO_POPULATE_WRITE is set); the caller then writes to
- * each page itself.
+ * each page itself, so an OS file that would answer ENOSYS for a range with a
+ * page that is not committed read-write answers EFAULT instead.
  */
 int pa_os_populate(void *addr, size_t size);
 

@@ -112,9 +112,16 @@ static int alloc_error(ntstatus st)
     return st == 0 ? 0 : ENOMEM;
 }
 
+/* A refusal for want of the system's own resources is ENOMEM; any other
+ * (a range that is not the caller's to free) EINVAL. */
 static int free_error(ntstatus st)
 {
-    return st == 0 ? 0 : EINVAL;
+    const ntstatus no_memory = (ntstatus)0xC0000017, insufficient_resources = (ntstatus)0xC000009A,
+                   commitment_limit = (ntstatus)0xC000012D;
+    if (st == 0)
+        return 0;
+    return st == no_memory || st == insufficient_resources || st == commitment_limit ? ENOMEM
+                                                                                     : EINVAL;
 }
 
 /* Reserves (and, with MEM_COMMIT in `type`, commits) at *base, or anywhere
@@ -395,19 +402,68 @@ static int reservation_end(const MEMORY_BASIC_INFORMATION *m, char *limit, char 
     return 0;
 }
 
+/* Calls fn on each part of [addr, addr + size) that lies in one reservation,
+ * in address order, until one fails: commits, decommits and protections may
+ * not span reservations. One query per region, and a region ends wherever
+ * the state or protection of the pages changes: only after a whole-range
+ * call was refused. */
+static int walk_reservations(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
+                             ULONG arg)
+{
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        char *part_end;
+        int err = sys_query(p, &m);
+        if (err == 0)
+            err = reservation_end(&m, end, &part_end);
+        if (err == 0)
+            err = fn(p, (size_t)(part_end - p), arg);
+        if (err != 0)
+            return err;
+        p = part_end;
+    }
+    return 0;
+}
+
+/*
+ * Calls fn on the whole range first: the system refuses a range that spans
+ * reservations without changing any of it, and the range lies in a block the
+ * library holds, so the one call touches nothing but the block. Only when it
+ * is refused is the range walked reservation by reservation.
+ */
+static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
+                            ULONG arg)
+{
+    return fn(addr, size, arg) == 0 ? 0 : walk_reservations(addr, size, fn, arg);
+}
+
+static int decommit_part(void *p, size_t n, ULONG arg)
+{
+    (void)arg;
+    return sys_decommit(p, n);
+}
+
 /*
  * Decommits the tail of the reservation that holds the new end, whatever
- * state its pages are in, then releases the reservations past it. Until the
- * decommit the block is untouched, so a failure there is reported; once it
- * is done the shrink is too, and a release the system refuses twice leaves
- * that reservation and those after it reserved, counted, out of the block.
+ * state its pages are in, then releases the reservations past it. The tail
+ * is first decommitted in one call, which the system refuses when it spans
+ * reservations; only then are the regions walked to find where the new end's
+ * reservation ends. Until the decommit the block is untouched, so a failure
+ * there is reported; once it is done (or a release went through) the shrink
+ * is too, and a release the system refuses twice leaves that reservation and
+ * those after it out of the block: decommitted (still ours until released,
+ * so no one else's), left reserved and counted.
  */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
     char *new_end = at(addr, new_size), *end = at(addr, old_size);
+    int err;
+    if (((uintptr_t)new_end & (sys()->granularity - 1)) != 0 &&
+        sys_decommit(new_end, old_size - new_size) == 0)
+        return 0; /* the new end is inside the last reservation */
     MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(new_end, &m);
-    if (err != 0)
+    if ((err = sys_query(new_end, &m)) != 0)
         return err;
     char *cut = new_end;
     if (m.AllocationBase != new_end && (err = reservation_end(&m, end, &cut)) != 0)
@@ -417,8 +473,41 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     if (cut < end && (err = release_from(&cut, end)) != 0) {
         if (cut == new_end)
             return err; /* the first release, and nothing done before it */
+        each_reservation(cut, (size_t)(end - cut), decommit_part, 0);
         pa_count_unmap_failure();
     }
+    return 0;
+}
+
+/*
+ * The reserved pages from old_end on in the reservation that holds the
+ * block's last page (they are ours), at least `want` bytes of them when there
+ * are: the regions are walked while they are that reservation's and reserved,
+ * since Wine shows reserved pages of different former protections as separate
+ * regions. 0 when old_end is free; ENOMEM when another reservation starts
+ * there or the page is committed (not the block's to grow into).
+ */
+static int reserved_slack(char *old_end, size_t want, size_t *out)
+{
+    MEMORY_BASIC_INFORMATION m;
+    int err = sys_query(old_end, &m);
+    if (err != 0)
+        return err;
+    *out = 0;
+    if (m.State == MEM_FREE)
+        return 0;
+    if (m.State != MEM_RESERVE || m.AllocationBase == old_end)
+        return ENOMEM;
+    void *base = m.AllocationBase;
+    char *p = at(m.BaseAddress, m.RegionSize);
+    while ((size_t)(p - old_end) < want && (uintptr_t)p <= sys()->highest) {
+        if ((err = sys_query(p, &m)) != 0)
+            return err;
+        if (m.AllocationBase != base || m.State != MEM_RESERVE)
+            break;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
+    *out = (size_t)(p - old_end);
     return 0;
 }
 
@@ -435,16 +524,10 @@ int pa_os_grow(void *addr, size_t old_size, size_t new_size)
     uintptr_t highest = sys()->highest;
     if ((uintptr_t)old_end > highest)
         return ENOMEM; /* the block ends where the address space does */
-    MEMORY_BASIC_INFORMATION m;
-    int err = sys_query(old_end, &m);
+    size_t slack;
+    int err = reserved_slack(old_end, grow_by, &slack);
     if (err != 0)
         return err;
-    /* Reserved pages in a reservation that started before old_end are ours. */
-    size_t slack = 0;
-    if (m.State == MEM_RESERVE && m.AllocationBase != old_end)
-        slack = (size_t)(at(m.BaseAddress, m.RegionSize) - old_end);
-    else if (m.State != MEM_FREE)
-        return ENOMEM;
     if (slack >= grow_by)
         return sys_commit(old_end, grow_by);
 
@@ -477,27 +560,6 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
 
 /* ---- Page states ---------------------------------------------------------- */
 
-/* Calls fn on each part of [addr, addr + size) that lies in one reservation:
- * commits, decommits and protections may not span reservations. */
-static int each_reservation(void *addr, size_t size, int (*fn)(void *p, size_t n, ULONG arg),
-                            ULONG arg)
-{
-    char *p = addr, *end = at(addr, size);
-    while (p < end) {
-        MEMORY_BASIC_INFORMATION m;
-        char *part_end;
-        int err = sys_query(p, &m);
-        if (err == 0)
-            err = reservation_end(&m, end, &part_end);
-        if (err == 0)
-            err = fn(p, (size_t)(part_end - p), arg);
-        if (err != 0)
-            return err;
-        p = part_end;
-    }
-    return 0;
-}
-
 int pa_os_reserve(size_t size, size_t align, uintptr_t ceiling, void **out)
 {
     return map_with(size, align, ceiling, 0, out);
@@ -514,12 +576,8 @@ int pa_os_commit(void *addr, size_t size)
     return each_reservation(addr, size, commit_part, 0);
 }
 
-static int decommit_part(void *p, size_t n, ULONG arg)
-{
-    (void)arg;
-    return sys_decommit(p, n);
-}
-
+/* A block of several reservations is decommitted one reservation at a time:
+ * a refusal part-way leaves those before it decommitted (pagealloc.h). */
 int pa_os_decommit(void *addr, size_t size)
 {
     return each_reservation(addr, size, decommit_part, 0);
@@ -530,8 +588,8 @@ static int protect_part(void *p, size_t n, ULONG protect)
     return sys_protect(p, n, protect);
 }
 
-/* EINVAL when any page of the range is reserved, checked before any change:
- * the system would refuse it in the middle of the range. */
+/* EINVAL when any page of the range is reserved, checked before any part is
+ * changed: the system would refuse it in the middle of the range. */
 static int all_committed(char *p, char *end)
 {
     while (p < end) {
@@ -553,8 +611,10 @@ int pa_os_protect(void *addr, size_t size, unsigned access)
         protect = access & PAGEALLOC_WRITE ? PAGE_EXECUTE_READWRITE : PAGE_EXECUTE_READ;
     else if (access & PAGEALLOC_READ)
         protect = access & PAGEALLOC_WRITE ? PAGE_READWRITE : PAGE_READONLY;
+    if (sys_protect(addr, size, protect) == 0)
+        return 0;
     int err = all_committed(addr, at(addr, size));
-    return err != 0 ? err : each_reservation(addr, size, protect_part, protect);
+    return err != 0 ? err : walk_reservations(addr, size, protect_part, protect);
 }
 
 /* ---- Huge pages and prefaulting ----------------------------------------- */
@@ -572,10 +632,28 @@ int pa_os_advise_huge(void *addr, size_t size)
     return ENOSYS;
 }
 
+/* Pages a write reaches without a fault the process cannot survive. */
+static bool writable(const MEMORY_BASIC_INFORMATION *m)
+{
+    return m->State == MEM_COMMIT && (m->Protect & PAGE_GUARD) == 0 &&
+           (m->Protect & (PAGE_READWRITE | PAGE_EXECUTE_READWRITE)) != 0;
+}
+
 /* PrefetchVirtualMemory reads pages in but does not fault in fresh committed
- * ones: the caller touches each page. Committing charged them already. */
+ * ones: the caller touches each page (ENOSYS), once the range is known to be
+ * committed and writable; else EFAULT, and nothing is touched. Committing
+ * charged the pages already. */
 int pa_os_populate(void *addr, size_t size)
 {
-    (void)addr, (void)size;
+    char *p = addr, *end = at(addr, size);
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION m;
+        int err = (uintptr_t)p > sys()->highest ? EFAULT : sys_query(p, &m);
+        if (err != 0)
+            return err == EINVAL ? EFAULT : err; /* EINVAL: no such address */
+        if (!writable(&m))
+            return EFAULT;
+        p = at(m.BaseAddress, m.RegionSize);
+    }
     return ENOSYS;
 }

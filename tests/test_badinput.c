@@ -1,6 +1,6 @@
 /*
- * The README's bad-input table, row by row: each kind of bad call and what it
- * returns. A block held by the caller throughout must come out untouched.
+ * The bad-input table of docs/reliability.md (Errors), row by row: each kind
+ * of bad call and what it returns. A block held by the caller throughout must come out untouched.
  */
 #include "check.h"
 #include "pagealloc.h"

@@ -442,7 +442,7 @@ static void the_default_report_prints_one_line_and_aborts_but_for_leaks(void)
     /* One line (qemu-user adds its own about the signal). */
     const char *nl = strchr(out, '\n');
     CHECK(nl != NULL && (nl[1] == '\0' || support_under_qemu()));
-    fputs(out, stdout); /* the line for the README */
+    fputs(out, stdout); /* the line docs/checked.md shows */
     status = in_child(leak_with_default_report, out, sizeof out);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(strncmp(out, "pagealloc checked: leak: destroy(0x", 35) == 0);

@@ -752,8 +752,9 @@ int main(void)
     for (int i = 0; i < n_sites; i++)
         printf(" %+ld", (long)(sites[i] - (uintptr_t)pagealloc_map));
     printf(")\n");
-    /* Every site the script can reach on Linux (README, Reliability); only
-     * qemu-user and valgrind reach the compare-and-unmap of map_exact. */
+    /* Every site the script can reach on Linux (docs/reliability.md, How it
+     * is tested); only qemu-user and valgrind reach the compare-and-unmap of
+     * map_exact. */
     CHECK(n_sites >= MIN_SITES);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();

@@ -196,6 +196,31 @@ static void grow_fails_when_the_next_unit_is_taken(void)
     CHECK(all_in_state(p, 2 * gran, MEM_FREE));
 }
 
+/*
+ * The reserved tail of a block's reservation may show as several regions:
+ * Wine splits reserved pages by the protection they had before they were
+ * decommitted. Growth in place takes all of the tail, however it shows.
+ */
+static void grow_in_place_uses_the_whole_reserved_tail_however_many_regions_it_shows(void)
+{
+    unsigned char *p = pagealloc_map(8 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, 8 * page, 6);
+    CHECK(pagealloc_protect(p + 3 * page, page, PAGEALLOC_READ));
+    CHECK(pagealloc_protect(p + 5 * page, page, PAGEALLOC_NO_ACCESS));
+    CHECK(pagealloc_realloc(p, 8 * page, 1, 2 * page, false) == p);
+    CHECK(all_in_state(p + 2 * page, gran - 2 * page, MEM_RESERVE));
+    if (query(p + 2 * page).RegionSize == gran - 2 * page)
+        printf("     (the reserved tail shows as one region here)\n");
+    CHECK(pagealloc_realloc(p, 2 * page, 1, gran, false) == p);
+    CHECK(all_in_state(p, gran, MEM_COMMIT) && query(p + gran - 1).AllocationBase == p);
+    CHECK(support_has_pattern(p, 2 * page, 6) && support_all_zero(p + 2 * page, gran - 2 * page));
+    pagealloc_unmap(p, gran);
+    CHECK(all_in_state(p, gran, MEM_FREE));
+}
+
 static bool fallback_expected(void)
 {
     const char *off = getenv("PAGEALLOC_NO_VIRTUALALLOC2");
@@ -294,6 +319,7 @@ int main(void)
     RUN(shrink_releases_whole_reservations_past_the_new_end);
     RUN(shrink_works_whatever_the_state_and_protection_of_the_pages);
     RUN(grow_fails_when_the_next_unit_is_taken);
+    RUN(grow_in_place_uses_the_whole_reserved_tail_however_many_regions_it_shows);
     RUN(large_alignments_under_the_hint);
     RUN(large_alignments_without_the_hint);
     RUN(sizes_past_the_address_space_fail_with_ENOMEM);

@@ -64,6 +64,21 @@ static bool sentinels_intact(void)
     return true;
 }
 
+/* Whether each page of [p, p + len) is either not committed (given back) or
+ * one a sentinel took. */
+static bool given_back_or_taken(const unsigned char *p, size_t len)
+{
+    for (const unsigned char *q = p; q < p + len; q += page) {
+        bool taken = false;
+        for (int i = 0; i < sentinels; i++)
+            taken = taken || (q >= sentinel[i].p && q < sentinel[i].p + sentinel[i].len);
+        MEMORY_BASIC_INFORMATION m;
+        if (!taken && (VirtualQuery(q, &m, sizeof m) == 0 || m.State == MEM_COMMIT))
+            return false;
+    }
+    return true;
+}
+
 static void free_sentinels(void)
 {
     for (int i = 0; i < sentinels; i++)
@@ -163,6 +178,9 @@ static bool realloc_failing_calls(const struct op *o, uint64_t k, uint64_t count
         CHECK(q == p && all_committed(p, o->new_len) && support_has_pattern(p, keep, 7));
         CHECK(pagealloc_stats().mapped_bytes - before ==
               ((o->new_len + page - 1) & ~(page - 1)) - ((o->len + page - 1) & ~(page - 1)));
+        /* A shrink gives the tail back at once, what the system refused too. */
+        if (o->new_len < o->len)
+            CHECK(given_back_or_taken(p + o->new_len, o->len - o->new_len));
         len = o->new_len;
     }
     CHECK(sentinels_intact());
@@ -206,6 +224,96 @@ static void realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_els
             CHECK(support_mapped_bytes() == baseline);
         }
     }
+}
+
+/*
+ * A block of three reservations shrinks to its first page while the system
+ * refuses to release the reservation number `refused` (1: the second of the
+ * block, 2: the third; both tries). The shrink is done (the tail's first part
+ * was decommitted, or a release went through) and counted; the tail is given
+ * back at once all the same: what the system kept is decommitted, reserved
+ * outside the block, and none of the caller's bytes stay in it.
+ */
+static void shrink_with_release_refused(unsigned refused)
+{
+    const struct op o = {"", page, gran + page, 2 * gran + page, 3, 0, false};
+    unsigned char *p = block(&o);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    pa_fault_set_hole_hook(take_the_hole);
+    pa_fault_arm(PA_SYS_UNMAP, refused, 2, ENOMEM);
+    unsigned char *q = pagealloc_realloc(p, o.len, 1, page, false);
+    pa_fault_disarm();
+    pa_fault_set_hole_hook(NULL);
+    CHECK(q == p && pa_fault_injected() == 2);
+    CHECK(pagealloc_stats().unmap_failures == failures + 1);
+    CHECK(all_committed(p, page) && support_has_pattern(p, page, 7));
+    CHECK(given_back_or_taken(p + page, round_gran(o.len) - page));
+    CHECK(sentinels_intact());
+    pagealloc_unmap(p, page);
+    free_sentinels();
+    CHECK(free_leftovers(p, round_gran(o.len)) != 0); /* the refused reservation(s) */
+}
+
+static void a_shrink_whose_release_is_refused_still_gives_the_tail_back(void)
+{
+    size_t baseline = support_mapped_bytes();
+    shrink_with_release_refused(1);
+    shrink_with_release_refused(2);
+    CHECK(support_mapped_bytes() == baseline);
+}
+
+/*
+ * A decommit over the three reservations of a grown block, with the system
+ * refusing its decommit call number `k` (the first is the one whole-range
+ * call, which a range over several reservations never gets past): each
+ * reservation's part is decommitted whole or left as it was, those decommitted
+ * come first, and a failure says ENOMEM. False once no call failed.
+ */
+static bool decommit_refused_at(uint64_t k)
+{
+    const struct op o = {"", page, gran + page, 2 * gran + page, 3, 0, false};
+    unsigned char *p = block(&o);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return false;
+    /* From the middle of the first reservation to the middle of the third. */
+    unsigned char *from = p + gran / 2, *to = p + 2 * gran + page;
+    unsigned char *part[] = {from, p + gran, p + 2 * gran, to};
+    for (int i = 0; i < 3; i++)
+        support_fill(part[i], (size_t)(part[i + 1] - part[i]), 20u + (unsigned)i);
+    pa_fault_arm(PA_SYS_ADVISE, k, 1, ENOMEM);
+    errno = 0;
+    bool ok = pagealloc_decommit(from, (size_t)(to - from));
+    int err = errno;
+    bool failed = pa_fault_injected() != 0;
+    pa_fault_disarm();
+    CHECK(ok || (failed && err == ENOMEM));
+    bool as_it_was = false;
+    for (int i = 0; i < 3; i++) {
+        size_t n = (size_t)(part[i + 1] - part[i]);
+        bool decommitted = support_range_given_back(part[i], n);
+        bool kept = all_committed(part[i], n) && support_has_pattern(part[i], n, 20u + (unsigned)i);
+        CHECK(ok ? decommitted : as_it_was ? kept : decommitted || kept);
+        as_it_was = as_it_was || kept;
+    }
+    CHECK(ok || as_it_was); /* a failure leaves the refused reservation as it was */
+    CHECK(all_committed(p, gran / 2) && support_has_pattern(p, page, 7));
+    pagealloc_unmap(p, o.len);
+    return failed;
+}
+
+static void a_decommit_refused_part_way_leaves_only_the_reservations_before_it_decommitted(void)
+{
+    size_t baseline = support_mapped_bytes();
+    uint64_t k = 1;
+    while (k < MAX_CALLS && decommit_refused_at(k))
+        k++;
+    printf("     decommit of three reservations: %u calls refused in turn\n", (unsigned)(k - 1));
+    CHECK(k > 3 && k < MAX_CALLS);
+    CHECK(support_mapped_bytes() == baseline);
 }
 
 /* ---- unmap --------------------------------------------------------------- */
@@ -393,13 +501,15 @@ static bool all_old_or_all_new(unsigned char *p, size_t from, size_t to,
     return old || changed;
 }
 
-/* Runs `op` (0 commit, 1 decommit, 2 protect to no access) over the three
- * reservations of a grown block, with call `k` failing: first page
- * read-only, the rest of the first reservation read-write with a pattern,
- * the other two decommitted. Each reservation's part of the range ends all
+/* Runs `op` (0 commit, 1 decommit, 2 protect to no access in the first
+ * reservation, 3 the same into the second) over the three reservations of a
+ * grown block, with calls k .. k + count - 1 failing (two: the whole-range
+ * call and the walk after it): first page read-only, the rest of the first
+ * reservation read-write with a pattern, the other two decommitted (but for
+ * the first two pages of the second with op 3). Each reservation's part of the range ends all
  * as it was or all changed, and committed bytes stay. False once no call
  * failed. */
-static bool state_op_failing_call(int op, uint64_t k)
+static bool state_op_failing_calls(int op, uint64_t k, uint64_t count)
 {
     size_t len = 2 * gran + 5 * page, pages = len / page, half = gran / page / 2;
     unsigned char *spacer = pagealloc_map(4 * gran, gran);
@@ -411,7 +521,8 @@ static bool state_op_failing_call(int op, uint64_t k)
         return false;
     }
     support_fill(p, gran, 4);
-    CHECK(pagealloc_decommit(p + gran, len - gran));
+    size_t kept = op == 3 ? gran + 2 * page : gran;
+    CHECK(pagealloc_decommit(p + kept, len - kept));
     CHECK(pagealloc_protect(p, page, PAGEALLOC_READ));
     unsigned long long before[STATE_PAGES];
     for (size_t i = 0; i < pages; i++)
@@ -419,17 +530,18 @@ static bool state_op_failing_call(int op, uint64_t k)
     const unsigned long long after[] = {(unsigned long long)MEM_COMMIT << 32 | PAGE_READWRITE,
                                         (unsigned long long)MEM_RESERVE << 32,
                                         (unsigned long long)MEM_COMMIT << 32 | PAGE_NOACCESS};
-    pa_fault_arm(PA_SYS_KINDS, k, 1, ENOMEM);
+    pa_fault_arm(PA_SYS_KINDS, k, count, ENOMEM);
     errno = 0;
     bool ok = op == 0   ? pagealloc_commit(p + half * page, len - half * page)
               : op == 1 ? pagealloc_decommit(p + half * page, len - half * page)
-                        : pagealloc_protect(p + page, gran - page, PAGEALLOC_NO_ACCESS);
+                        : pagealloc_protect(p + page, kept - page, PAGEALLOC_NO_ACCESS);
     int err = errno;
     bool failed = pa_fault_injected() != 0;
     pa_fault_disarm();
     CHECK(ok || (failed && err == ENOMEM));
-    if (op == 2) {
-        CHECK(all_old_or_all_new(p, 1, gran / page, before, after[op]));
+    if (op >= 2) {
+        CHECK(all_old_or_all_new(p, 1, gran / page, before, after[2]));
+        CHECK(all_old_or_all_new(p, gran / page, kept / page, before, after[2]));
     } else {
         CHECK(all_old_or_all_new(p, half, gran / page, before, after[op]));
         CHECK(all_old_or_all_new(p, gran / page, 2 * gran / page, before, after[op]));
@@ -445,14 +557,18 @@ static bool state_op_failing_call(int op, uint64_t k)
 static void page_state_failures_report_ENOMEM_and_change_whole_reservations(void)
 {
     size_t baseline = support_mapped_bytes();
-    for (int op = 0; op < 3; op++) {
-        uint64_t k = 1;
-        while (k < MAX_CALLS && state_op_failing_call(op, k))
-            k++;
-        printf("     %s: %u system calls failed in turn\n",
-               op == 0 ? "commit" : op == 1 ? "decommit" : "protect", (unsigned)(k - 1));
-        CHECK(k > 1 && k < MAX_CALLS);
-        CHECK(support_mapped_bytes() == baseline);
+    const char *names[] = {"commit", "decommit", "protect", "protect across two"};
+    for (int op = 0; op < 4; op++) {
+        for (uint64_t count = 1; count <= 2; count++) {
+            uint64_t k = 1;
+            while (k < MAX_CALLS && state_op_failing_calls(op, k, count))
+                k++;
+            printf("     %s: %u runs, %u consecutive calls failing from each call in turn\n",
+                   names[op], (unsigned)(k - 1),
+                   (unsigned)count);
+            CHECK(k > 1 && k < MAX_CALLS);
+            CHECK(support_mapped_bytes() == baseline);
+        }
     }
 }
 
@@ -461,6 +577,8 @@ int main(void)
     page = pagealloc_page_size();
     gran = support_granularity();
     RUN(realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_else);
+    RUN(a_shrink_whose_release_is_refused_still_gives_the_tail_back);
+    RUN(a_decommit_refused_part_way_leaves_only_the_reservations_before_it_decommitted);
     RUN(unmap_failures_discard_only_what_is_still_the_blocks);
     RUN(map_failures_report_ENOMEM_and_leak_nothing);
     RUN(a_refused_unmap_discards_the_memory_and_is_counted);

@@ -8,6 +8,7 @@
 #include <windows.h>
 
 #include <errno.h>
+#include <stdio.h>
 
 static size_t page, gran;
 
@@ -127,6 +128,92 @@ static void commit_decommit_protect_work_across_the_reservations_of_a_grown_bloc
     CHECK(all_in(p, 3 * gran, MEM_FREE, 0));
 }
 
+/*
+ * A range of many regions (pages of alternating protections or states) in one
+ * reservation takes one system call and no query to commit, decommit,
+ * protect or shrink: the regions are walked only when the system refuses the
+ * whole range (it spans reservations).
+ */
+static void a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions(void)
+{
+    enum { PAGES = 64 };
+    unsigned char *p = pagealloc_map(PAGES * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    CHECK(query(p).RegionSize == page); /* the control: many regions */
+    struct pagealloc_stats s0 = pagealloc_stats();
+    CHECK(pagealloc_protect(p, PAGES * page, PAGEALLOC_READ | PAGEALLOC_WRITE));
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK(all_in(p, PAGES * page, MEM_COMMIT, PAGE_READWRITE));
+    printf("     protect over %d regions: %u queries\n", PAGES,
+           (unsigned)(s1.query_calls - s0.query_calls));
+    CHECK(s1.query_calls == s0.query_calls && s1.protect_calls - s0.protect_calls == 1);
+
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_decommit(p + i * page, page));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_commit(p, PAGES * page));
+    s1 = pagealloc_stats();
+    CHECK(all_in(p, PAGES * page, MEM_COMMIT, PAGE_READWRITE));
+    CHECK(s1.query_calls == s0.query_calls && s1.map_calls - s0.map_calls == 1);
+
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_NO_ACCESS));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_decommit(p + page, (PAGES - 2) * page));
+    s1 = pagealloc_stats();
+    CHECK(all_in(p + page, (PAGES - 2) * page, MEM_RESERVE, 0));
+    CHECK(s1.query_calls == s0.query_calls && s1.advise_calls - s0.advise_calls == 1);
+
+    CHECK(pagealloc_commit(p, PAGES * page));
+    for (size_t i = 1; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    s0 = pagealloc_stats();
+    CHECK(pagealloc_realloc(p, PAGES * page, 1, page, false) == p);
+    s1 = pagealloc_stats();
+    CHECK(all_in(p + page, gran - page, MEM_RESERVE, 0));
+    CHECK(s1.query_calls == s0.query_calls && s1.advise_calls - s0.advise_calls == 1);
+    CHECK(s1.unmap_calls == s0.unmap_calls);
+    pagealloc_unmap(p, page);
+    CHECK(all_in(p, gran, MEM_FREE, 0));
+}
+
+/* Populate writes to each page on Windows: a range with a page that is not
+ * committed read-write fails with EFAULT before any page is written to
+ * (writing would end the process). */
+static void populate_fails_with_EFAULT_unless_every_page_is_committed_read_write(void)
+{
+    unsigned char *p = pagealloc_map(4 * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, 2 * page, 5);
+    support_fill(p + 3 * page, page, 6);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_READ));
+    CHECK_ERRNO(!pagealloc_populate(p, 4 * page), EFAULT);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_NO_ACCESS));
+    CHECK_ERRNO(!pagealloc_populate(p + page, page), EFAULT);
+    CHECK(pagealloc_protect(p + page, page, PAGEALLOC_READ | PAGEALLOC_WRITE | PAGEALLOC_EXEC));
+    CHECK(pagealloc_populate(p, 4 * page)); /* read-write-execute is writable */
+    CHECK(pagealloc_decommit(p + 2 * page, page));
+    CHECK_ERRNO(!pagealloc_populate(p, 4 * page), EFAULT);
+    /* Past the block's end: its reservation's reserved tail, then free pages. */
+    CHECK_ERRNO(!pagealloc_populate(p + 3 * page, 2 * page), EFAULT);
+    CHECK(all_in(p + 2 * page, page, MEM_RESERVE, 0));
+    CHECK(support_has_pattern(p, 2 * page, 5) && support_has_pattern(p + 3 * page, page, 6));
+    pagealloc_unmap(p, 4 * page);
+    unsigned char *r = pagealloc_mapx(2 * page, 1, PAGEALLOC_RESERVE);
+    CHECK(r != NULL);
+    if (r == NULL)
+        return;
+    CHECK_ERRNO(!pagealloc_populate(r, 2 * page), EFAULT);
+    CHECK(pagealloc_commit(r, 2 * page) && pagealloc_populate(r, 2 * page));
+    pagealloc_unmap(r, 2 * page);
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -134,6 +221,8 @@ int main(void)
     RUN(a_reservation_is_reserved_only_until_committed);
     RUN(protect_sets_the_page_protection);
     RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
+    RUN(a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions);
+    RUN(populate_fails_with_EFAULT_unless_every_page_is_committed_read_write);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
