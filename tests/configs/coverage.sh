@@ -20,15 +20,5 @@ build_and_test "$dir" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug \
     -DCMAKE_C_FLAGS="--coverage -fprofile-update=atomic -DCHECK_COVERAGE=1" \
     -DCMAKE_SHARED_LINKER_FLAGS="-Wl,--exclude-libs,libgcov.a"
 rc=$?
-# One pass of gcov over the counts, then the reports from its JSON.
-report="gcovr --root . --filter src/ --exclude-unreachable-branches"
-$report --object-directory "$dir" --json "$dir/coverage.json" "$dir" >"$dir.gcovr.log" 2>&1 ||
-    { cat "$dir.gcovr.log"; exit 1; }
-gcovr --add-tracefile "$dir/coverage.json" --txt "$dir/coverage-lines.txt" &&
-    gcovr --add-tracefile "$dir/coverage.json" --branches --txt "$dir/coverage-branches.txt" &&
-    gcovr --add-tracefile "$dir/coverage.json" --print-summary >"$dir/coverage-summary.txt" || exit 1
-echo "coverage of src/ (lines and branches no test reaches, per file: $dir/coverage-lines.txt, $dir/coverage-branches.txt):"
-grep -E '^(src/|TOTAL|-|File)' "$dir/coverage-lines.txt" | sed 's/^/  lines    /' | cut -c1-100
-grep -E '^(src/|TOTAL)' "$dir/coverage-branches.txt" | sed 's/^/  branches /' | cut -c1-100
-grep -E '^(lines|functions|branches):' "$dir/coverage-summary.txt"
+coverage_report "$dir" || exit 1
 exit $rc
