@@ -32,12 +32,15 @@ extern const size_t bench_contender_count;
  *   WORKER threads   CONTENDER NTHREADS LEN ITERS
  *   WORKER churn     CONTENDER STEPS
  *   WORKER reserve   CONTENDER LEN ITERS     (mmap = the raw calls, pagealloc)
+ *   WORKER room      pagealloc fresh|buffers|small [vary]   (room to grow)
  *   WORKER syscalls  pagealloc               (name, mmap, munmap, mremap, mprotect)
  * Each prints one line: ns per operation, then mmap, munmap and mremap calls
  * per operation from pagealloc_stats (-1 for other contenders), then up to
  * three workload-specific figures (churn: resident MiB at start, peak, end;
  * fill, prefault: CPU ns of the first pass, huge-page share of the second and
- * of the first; grow: wall ns, ns in the grow calls, huge-page share). */
+ * of the first; grow: wall ns, ns in the grow calls, huge-page share; room:
+ * the share in place or bytes copied, or blocks held, then calls per doubling
+ * and address space held per live byte). */
 #define BENCH_FIELDS 7
 
 #endif

@@ -36,13 +36,19 @@ static FILE *csv;
  * own huge-page settings, in the huge-page tables. */
 struct variant {
     const char *name, *base, *env;
+    const char *worker; /* NULL: the base contender's */
 };
 
 static const struct variant variants[] = {
-    {"glibc+thp", "glibc", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"},
+    {"glibc+thp", "glibc", "GLIBC_TUNABLES=glibc.malloc.hugetlb=1", NULL},
     /* The option's name before mimalloc 2.1 (Debian 12 has 2.0.9), and after. */
-    {"mimalloc+large", "mimalloc", "MIMALLOC_LARGE_OS_PAGES=1 MIMALLOC_ALLOW_LARGE_OS_PAGES=1"},
-    {"jemalloc+thp", "jemalloc", "MALLOC_CONF=thp:always"},
+    {"mimalloc+large", "mimalloc", "MIMALLOC_LARGE_OS_PAGES=1 MIMALLOC_ALLOW_LARGE_OS_PAGES=1",
+     NULL},
+    {"jemalloc+thp", "jemalloc", "MALLOC_CONF=thp:always", NULL},
+    /* Room to grow: the placement before it, and the path without mremap. */
+    {"pagealloc-noroom", "pagealloc", "PAGEALLOC_NO_ROOM=1", NULL},
+    {"no-mremap", "pagealloc", "", "pagealloc_bench_nomremap"},
+    {"no-mremap-noroom", "pagealloc", "PAGEALLOC_NO_ROOM=1", "pagealloc_bench_nomremap"},
 };
 
 static const struct variant *variant_of(const char *contender)
@@ -86,7 +92,9 @@ static bool sample(const char *workload, const char *contender, const char *args
     const struct variant *var = variant_of(contender);
     contender = base_of(contender);
     snprintf(cmd, sizeof cmd, "%s%s'%s/%s' %s %s %s", var != NULL ? var->env : "",
-             var != NULL ? " " : "", dir, worker_of(contender), workload, contender, args);
+             var != NULL ? " " : "", dir,
+             var != NULL && var->worker != NULL ? var->worker : worker_of(contender), workload,
+             contender, args);
     FILE *f = popen(cmd, "r");
     if (f == NULL)
         return false;
@@ -319,6 +327,7 @@ static void size_name(char *out, size_t n, size_t bytes)
 static struct group page_aligned, aligned, aligned_nowrite, grow, move, threads, churn, reserve,
     checked;
 static struct group huge_fill, huge_prefault, huge_grow;
+static struct group room, room_allocfree;
 
 /* Worst ratio of contender k to the floor over a group's rows. */
 static double worst_ratio(const struct group *g, int k)
@@ -546,6 +555,101 @@ static void print_huge_groups(void)
            met(grown, 0.6));
 }
 
+/* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
+
+static void run_room_groups(void)
+{
+    /* counted workloads: with and without the room, with and without mremap */
+    struct group *g = &room;
+    *g = (struct group){.id = "room", .workload = "room", .reps = 3, .rows = 4};
+    static const char *const names[] = {"pagealloc", "pagealloc-noroom", "no-mremap",
+                                        "no-mremap-noroom"};
+    set_contenders(g, names, 4);
+    static const char *const rows[] = {"fresh", "buffers", "buffers vary", "small"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(g->row_name[i], sizeof g->row_name[i], "%s", rows[i]);
+        snprintf(g->args[i], sizeof g->args[i], "%s", rows[i]);
+    }
+    run(g);
+
+    /* alloc + write one byte + free of the sizes that get room, against the
+     * placement before it (the floor here) */
+    g = &room_allocfree;
+    *g = (struct group){.id = "room_allocfree", .workload = "allocfree", .reps = 21, .rows = 8};
+    static const char *const af_names[] = {"pagealloc-noroom", "pagealloc"};
+    set_contenders(g, af_names, 2);
+    for (int i = 0; i < 4; i++) {
+        size_t len = (size_t)1 << (20 + 2 * i);
+        size_name(g->row_name[i], sizeof g->row_name[i], len);
+        snprintf(g->args[i], sizeof g->args[i], "%zu 4096 1000", len);
+    }
+    const size_t aligns[] = {(size_t)64 << 10, (size_t)2 << 20, (size_t)64 << 20, (size_t)1 << 30};
+    for (int i = 0; i < 4; i++) {
+        char a[24];
+        size_name(a, sizeof a, aligns[i]);
+        snprintf(g->row_name[4 + i], sizeof g->row_name[4 + i], "1 MiB aligned %s", a);
+        snprintf(g->args[4 + i], sizeof g->args[4 + i], "%d %zu 1000", 1 << 20, aligns[i]);
+    }
+    run(g);
+}
+
+/* Field f of the room group's cell (row, contender k), median over rounds. */
+static double room_field(int row, int k, int f)
+{
+    return stat(&room.cell[row][k], f, NULL, NULL);
+}
+
+static void print_room_row(const char *what, int row, int f, double scale, const char *unit,
+                           const char *target)
+{
+    printf("| %s |", what);
+    for (int k = 0; k < room.contenders; k++)
+        if (room.cell[row][k].n == 0)
+            printf(" failed |");
+        else
+            printf(room_field(row, k, f) * scale >= 1000 ? " %.0f%s |" : " %.3g%s |",
+                   room_field(row, k, f) * scale, unit);
+    printf(" %s |\n", target);
+}
+
+static void print_room_groups(void)
+{
+    printf("\n### room to grow (counted; docs/address-hint.md)\n\n"
+           "`pagealloc` places a new block of 1 MiB or more 15 times its size below the hint "
+           "(room for four doublings in place); `-noroom` is the placement before that "
+           "(PAGEALLOC_NO_ROOM=1, every block right under the previous one); `no-mremap` is a "
+           "worker linked against the library built with PAGEALLOC_NO_MREMAP (the macOS and BSD "
+           "path: growth in place or a copy by the caller). Rows: `fresh`, 32 blocks of 1–16 MiB "
+           "each doubled once in place (resize) with the earlier ones live; `buffers`, 8 "
+           "buffers doubling in turn from 64 KiB to 64 MiB, every page written, through remap "
+           "or, where it returns NULL, alloc + copy + free; `vary`, the same once pages may "
+           "vary (a decommit earlier in the process); `small`, live 4 KiB blocks mapped until "
+           "200,000 or a failure. System calls are all kinds, the copies' map and unmap "
+           "included; address space held is the growth of the process's mappings in "
+           "/proc/self/maps over the live bytes (free room is not held).\n\n");
+    printf("| workload |");
+    for (int k = 0; k < room.contenders; k++)
+        printf(" %s |", room.contender[k]);
+    printf(" target |\n|---|---|---|---|---|---|\n");
+    print_room_row("fresh 1–16 MiB doubled once: share in place", 0, 4, 100, " %",
+                   "≥ 95 % without mremap (and Windows)");
+    print_room_row("fresh: system calls per block (map + doubling)", 0, 5, 1, "", "–");
+    print_room_row("8 buffers 64 KiB → 64 MiB: bytes copied ÷ alloc + copy + free", 1, 4, 1, "×",
+                   "≤ 0.25×");
+    print_room_row("8 buffers: system calls per doubling", 1, 5, 1, "", "≤ 1.5 (Linux)");
+    print_room_row("8 buffers once pages may vary: system calls per doubling", 2, 5, 1, "",
+                   "≤ 1.5 (Linux)");
+    print_room_row("fresh: address space held per live byte", 0, 6, 1, "×", "≤ 2×");
+    print_room_row("8 buffers: address space held per live byte, worst round", 1, 6, 1, "×",
+                   "≤ 2×");
+    print_room_row("live 4 KiB blocks held", 3, 4, 1, "", "≥ 200,000");
+    printf("\nalloc + write one byte + free of the sizes that get room, against the placement "
+           "before it (µs per operation; smaller blocks take the same path as before):\n\n");
+    print_table(&room_allocfree, "size", 1000);
+    printf("\nWorst ratio to the placement before: %.2f×.\n",
+           worst_ratio(&room_allocfree, find(&room_allocfree, "pagealloc")));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "quick") == 0)
@@ -569,6 +673,13 @@ int main(int argc, char **argv)
     time_t start = time(NULL);
     double load0[3] = {0};
     getloadavg(load0, 3);
+    /* `pagealloc_bench room`: the room-to-grow tables alone (about 2 minutes). */
+    if (argc > 1 && strcmp(argv[1], "room") == 0) {
+        run_room_groups();
+        print_room_groups();
+        fclose(csv);
+        return 0;
+    }
 
     /* alloc + touch + free, page-aligned, 4 KiB to 64 MiB */
     struct group *g = &page_aligned;
@@ -671,6 +782,7 @@ int main(int argc, char **argv)
     }
     run(g);
     run_huge_groups();
+    run_room_groups();
 
     /* ---- the report ---- */
     struct utsname u;
@@ -759,6 +871,7 @@ int main(int argc, char **argv)
            "`mprotect`) per alloc, and a walk of the allocating stack.\n\n");
     print_table(&checked, "size", 1000);
     print_huge_groups();
+    print_room_groups();
 
     /* pagealloc's system calls per operation, counted by its stats */
     printf("\n### system calls per operation (pagealloc_stats)\n\n"

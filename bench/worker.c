@@ -349,6 +349,154 @@ static void churn(size_t steps)
     out[6] = resident_mib();
 }
 
+/* ---- Room to grow (docs/address-hint.md) ------------------------------------ */
+
+/* Address space held by the process: the sum of its mappings' lengths. */
+static double held_bytes(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    double total = 0;
+    char line[512];
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        unsigned long long a, b;
+        if (sscanf(line, "%llx-%llx ", &a, &b) == 2)
+            total += (double)(b - a);
+    }
+    if (f != NULL)
+        fclose(f);
+    return total;
+}
+
+/* pagealloc's system calls of every kind since s0. */
+static double calls_since(struct pagealloc_stats s0)
+{
+    struct pagealloc_stats s = pagealloc_stats();
+    return (double)(s.map_calls - s0.map_calls + s.unmap_calls - s0.unmap_calls + s.remap_calls -
+                    s0.remap_calls + s.advise_calls - s0.advise_calls + s.protect_calls -
+                    s0.protect_calls + s.query_calls - s0.query_calls);
+}
+
+/* Once pages may vary (a decommit anywhere in the process), growth must make
+ * the new pages read-write itself: the "vary" rows. */
+static void make_pages_vary(void)
+{
+    char *p = pagealloc_map(page, 1);
+    if (p == NULL || !pagealloc_decommit(p, page))
+        die("decommit");
+    pagealloc_unmap(p, page);
+}
+
+/* 32 fresh blocks of 1-16 MiB, each doubled once in place (resize) while the
+ * ones before it stay live: out[4] the share done in place, out[5] system
+ * calls per doubling, out[6] address space held per live byte at the end. */
+static void room_fresh(void)
+{
+    enum { N = 32 };
+    char *b[N];
+    size_t len[N];
+    double held0 = held_bytes(), live = 0;
+    int in_place = 0;
+    struct pagealloc_stats s0 = pagealloc_stats();
+    double t0 = cpu_ns();
+    for (int i = 0; i < N; i++) {
+        len[i] = ((size_t)1 << 20) * (size_t)(1 + i % 16);
+        b[i] = pagealloc_map(len[i], 1);
+        if (b[i] == NULL)
+            die("alloc");
+        touch(b[i], 0, len[i]);
+        if (pagealloc_realloc(b[i], len[i], 1, 2 * len[i], false) == b[i]) {
+            in_place++;
+            touch(b[i], len[i], 2 * len[i]);
+            len[i] *= 2;
+        }
+        live += (double)len[i];
+    }
+    out[0] = cpu_ns() - t0;
+    out[4] = (double)in_place / N;
+    out[5] = calls_since(s0) / N;
+    out[6] = (held_bytes() - held0) / live;
+    for (int i = 0; i < N; i++)
+        pagealloc_unmap(b[i], len[i]);
+}
+
+/* 8 buffers doubling in turn from 64 KiB to 64 MiB, every page written;
+ * remap, or where it says no a new block, a copy and a free: out[4] the bytes
+ * copied over those of an alloc + copy + free at every doubling, out[5]
+ * system calls per doubling (the copies' map and unmap included), out[6]
+ * address space held per live byte after each round, at its worst. */
+static void room_buffers(void)
+{
+    enum { BUFS = 8 };
+    const size_t from = (size_t)64 << 10, to = (size_t)64 << 20;
+    pagealloc_allocator a = pagealloc_page_allocator();
+    char *b[BUFS];
+    double held0 = held_bytes(), copied = 0, baseline = 0, worst = 0, doublings = 0;
+    for (int i = 0; i < BUFS; i++) {
+        b[i] = pagealloc_map(from, 1);
+        if (b[i] == NULL)
+            die("alloc");
+        touch(b[i], 0, from);
+    }
+    struct pagealloc_stats s0 = pagealloc_stats();
+    double t0 = cpu_ns();
+    size_t len;
+    for (len = from; len < to; len *= 2) {
+        for (int i = 0; i < BUFS; i++) {
+            char *q = pagealloc_remap(a, b[i], len, 1, 2 * len);
+            if (q == NULL) {
+                if ((q = pagealloc_map(2 * len, 1)) == NULL)
+                    die("alloc");
+                memcpy(q, b[i], len);
+                pagealloc_unmap(b[i], len);
+                copied += (double)len;
+            }
+            baseline += (double)len;
+            doublings++;
+            b[i] = q;
+            touch(q, len, 2 * len);
+        }
+        double held = (held_bytes() - held0) / ((double)BUFS * 2 * (double)len);
+        worst = held > worst ? held : worst;
+    }
+    out[0] = cpu_ns() - t0;
+    out[4] = copied / baseline;
+    out[5] = calls_since(s0) / doublings;
+    out[6] = worst;
+    for (int i = 0; i < BUFS; i++)
+        pagealloc_unmap(b[i], len);
+}
+
+/* As many live 4 KiB blocks as pagealloc gives, up to 200,000: out[4]. */
+static void room_small(void)
+{
+    enum { N = 200000 };
+    static char *b[N];
+    size_t n = 0;
+    double t0 = cpu_ns();
+    while (n < N && (b[n] = pagealloc_map(page, 1)) != NULL)
+        n++;
+    out[0] = cpu_ns() - t0;
+    out[4] = (double)n;
+    while (n > 0)
+        pagealloc_unmap(b[--n], page);
+}
+
+static void room(const char *what, bool vary)
+{
+    if (vary)
+        make_pages_vary();
+    calls_begin();
+    if (strcmp(what, "fresh") == 0)
+        room_fresh();
+    else if (strcmp(what, "buffers") == 0)
+        room_buffers();
+    else if (strcmp(what, "small") == 0)
+        room_small();
+    else
+        die("room workload");
+    calls_end(1);
+}
+
 /* ---- Reservations: reserve + commit + write + decommit + release -------- */
 
 /* The raw system calls: the floor. */
@@ -511,6 +659,8 @@ int main(int argc, char **argv)
     else if (strcmp(w, "reserve") == 0 && argc == 5 &&
              (counts_calls || strcmp(c->name, "mmap") == 0))
         reserve(arg_size(argv[3]), arg_size(argv[4]));
+    else if (strcmp(w, "room") == 0 && (argc == 4 || argc == 5) && counts_calls)
+        room(argv[3], argc == 5 && strcmp(argv[4], "vary") == 0);
     else if (strcmp(w, "syscalls") == 0 && counts_calls) {
         syscalls();
         return 0;

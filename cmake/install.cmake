@@ -5,7 +5,7 @@ include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 include(${CMAKE_CURRENT_LIST_DIR}/man.cmake)
 
-install(FILES include/pagealloc.h ${PROJECT_BINARY_DIR}/include/pagealloc_version.h
+install(FILES include/pagealloc.h include/pagealloc_version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS pagealloc pagealloc_static EXPORT pagealloc-targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -45,7 +45,7 @@ foreach(page IN LISTS PAGEALLOC_MAN_PAGES)
   endforeach()
 endforeach()
 
-if(PROJECT_IS_TOP_LEVEL)
+if(PAGEALLOC_IS_TOP_LEVEL)
   set(CPACK_PACKAGE_NAME libpagealloc-dev)
   set(CPACK_PACKAGE_VENDOR pagealloc)
   set(CPACK_PACKAGE_CONTACT "pagealloc developers")

@@ -11,6 +11,17 @@
  * a fault handler), that in-place results keep the address, and that bad
  * calls fail with the documented errno. At the end of each input everything is freed and /proc/self/maps
  * must show none of the ranges the blocks ever occupied.
+ *
+ * A few more slots hold blocks of one checked allocator per input (over the
+ * page allocator, with no option, GUARD, QUARANTINE or both, chosen by the
+ * input), driven with good calls and misuses alike: a wrong length or
+ * alignment, a pointer inside a block or on the stack, NULL, a block freed
+ * or moved already. The shadow knows the checker's live blocks and every free
+ * and move, so it predicts which calls are misuses, the report each gets
+ * (kind, values, block), that nothing else happens to the block, and for
+ * good calls the result: in place or moved, refused only where the contract
+ * allows, guard pages around each guarded block, freed and moved ranges held
+ * no-access by the quarantine. Leaks left at the end are counted by destroy.
  */
 #define _GNU_SOURCE
 #include "pagealloc.h"
@@ -22,7 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-enum { SLOTS = 6, MAX_STEPS = 64, MAX_RANGES = 4 * MAX_STEPS, MAX_PAGES = 1024 };
+enum { SLOTS = 6, CSLOTS = 4, MAX_STEPS = 64, MAX_RANGES = 4 * MAX_STEPS, MAX_PAGES = 1024 };
 enum { MAX_BLOCK_PAGES = MAX_PAGES + 2 };
 
 /* A page's access in the model, and what its bytes are. */
@@ -46,10 +57,10 @@ struct range {
 };
 
 static size_t page;
-static struct block blocks[SLOTS];
+static struct block blocks[SLOTS + CSLOTS]; /* the last CSLOTS: the checker's */
 static struct range seen[MAX_RANGES]; /* every range a block occupied */
 static size_t n_seen;
-static struct range taken[SLOTS];     /* pages taken outside the library */
+static struct range taken[SLOTS + CSLOTS]; /* pages taken outside the library */
 
 /* Reads the input a byte at a time; zeros once it runs out. */
 struct input {
@@ -496,6 +507,351 @@ static void do_bad_call(struct input *in, size_t slot)
         check_contents(slot);
 }
 
+/* ---- The checked allocator ---------------------------------------------- */
+
+static pagealloc_checked *checker;
+static unsigned options;
+static size_t room_end[SLOTS + CSLOTS]; /* GUARD: how far the block can grow in place */
+
+/* Every block the checker freed or moved away from, oldest first. */
+static struct freed {
+    unsigned char *p;
+    size_t len, align;
+} freed[MAX_RANGES];
+static size_t n_freed;
+
+/* The reports: how many, and the last one (its call name copied). */
+static size_t reports;
+static struct pagealloc_misuse last_report;
+static char last_call[16];
+
+static void on_report(void *ctx, const struct pagealloc_misuse *m)
+{
+    (void)ctx;
+    reports++;
+    last_report = *m;
+    snprintf(last_call, sizeof last_call, "%s", m->call);
+}
+
+static pagealloc_allocator checked(void)
+{
+    return pagealloc_checked_allocator(checker);
+}
+
+static bool guard_on(void)
+{
+    return (options & PAGEALLOC_CHECK_GUARD) != 0;
+}
+
+static bool quarantine_on(void)
+{
+    return (options & PAGEALLOC_CHECK_QUARANTINE) != 0;
+}
+
+/* The misuse the checker must report for a call naming (p, len, align), or
+ * 0 for a good call, with the block the report names: the checker's table
+ * first, then its frees and moves, newest first (the history outlasts an
+ * input). */
+static int predict(const void *p, size_t len, size_t align, size_t *block_len, size_t *block_align)
+{
+    *block_len = *block_align = 0;
+    if (p == NULL)
+        return PAGEALLOC_MISUSE_UNKNOWN_POINTER;
+    for (size_t s = SLOTS; s < SLOTS + CSLOTS; s++) {
+        const struct block *b = &blocks[s];
+        if (b->p != p)
+            continue;
+        *block_len = b->len;
+        *block_align = b->align;
+        return b->len != len     ? PAGEALLOC_MISUSE_WRONG_LENGTH
+               : b->align != align ? PAGEALLOC_MISUSE_WRONG_ALIGNMENT
+                                   : 0;
+    }
+    for (size_t k = n_freed; k-- > 0;)
+        if (freed[k].p == p) {
+            *block_len = freed[k].len;
+            *block_align = freed[k].align;
+            return PAGEALLOC_MISUSE_DOUBLE_FREE;
+        }
+    return PAGEALLOC_MISUSE_UNKNOWN_POINTER;
+}
+
+static void note_freed(unsigned char *p, size_t len, size_t align)
+{
+    if (n_freed < MAX_RANGES)
+        freed[n_freed++] = (struct freed){p, len, align};
+}
+
+/* A guarded block has a no-access page right before it and right after its
+ * last page. */
+static void check_guards(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    if (guard_on())
+        expect(support_read_faults(b->p - 1) && support_read_faults(b->p + rounded(b->len)),
+               "guard page missing", slot);
+}
+
+/* A block the checker let go of (freed, or moved away from): held reserved
+ * under QUARANTINE, else gone, with its guards. */
+static void check_retired(unsigned char *p, size_t len, size_t slot)
+{
+    if (quarantine_on())
+        expect(range_mapped(p, rounded(len)) && support_read_faults(p),
+               "retired block not held no-access", slot);
+    else if (guard_on())
+        expect(range_unmapped(p - page, rounded(len) + 2 * page), "guarded block left mapped",
+               slot);
+    else
+        expect(range_unmapped(p, rounded(len)), "freed block left mapped", slot);
+}
+
+/* Records where a new or moved checked block lives (with GUARD, its whole
+ * reservation: front guard or alignment unit, block, room, back guard). */
+static void note_checked(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t size = rounded(b->len), room = size < ((size_t)64 << 20) ? size : (size_t)64 << 20;
+    room_end[slot] = size + room;
+    if (guard_on()) {
+        size_t front = effective(b->align);
+        if (n_seen < MAX_RANGES)
+            seen[n_seen++] = (struct range){b->p - front, front + size + room + page};
+    } else {
+        note_range(b->p, b->len);
+    }
+}
+
+static void c_alloc(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t len = read_len(in), align = read_align(in), before = reports;
+    unsigned char *p = pagealloc_alloc(checked(), len, align);
+    expect(p != NULL && reports == before, "checked alloc failed", slot);
+    expect(support_aligned(p, effective(align)), "checked alloc misaligned", slot);
+    expect(all_zero(p, rounded(len)), "new checked block not zero", slot);
+    b->p = p;
+    b->len = len;
+    b->align = align;
+    b->seed = byte(in);
+    b->varied = false;
+    memset(b->access, RW, sizeof b->access);
+    memset(b->content, ZERO, sizeof b->content);
+    note_checked(slot);
+    fill_from(b, 0);
+    check_guards(slot);
+}
+
+static void c_free(size_t slot)
+{
+    struct block *b = &blocks[slot];
+    size_t before = reports;
+    check_contents(slot);
+    pagealloc_free(checked(), b->p, b->len, b->align);
+    expect(reports == before, "good free reported", slot);
+    check_retired(b->p, b->len, slot);
+    note_freed(b->p, b->len, b->align);
+    b->p = NULL;
+    release_taken(slot);
+}
+
+/* Some page of the first `len` bytes cannot be read: a copy must refuse. */
+static bool has_unreadable(const struct block *b, size_t len)
+{
+    for (size_t i = 0; i < pages_of(len); i++)
+        if (b->access[i] == NONE || b->access[i] == RESERVED)
+            return true;
+    return false;
+}
+
+/* resize (move false) or remap of a checked block, a good call. */
+static void c_resize(struct input *in, size_t slot, bool move)
+{
+    struct block *b = &blocks[slot];
+    size_t new_len = read_len(in), before = reports;
+    bool grows = rounded(new_len) > rounded(b->len);
+    errno = 0;
+    unsigned char *q = move ? pagealloc_remap(checked(), b->p, b->len, b->align, new_len)
+                            : pagealloc_resize(checked(), b->p, b->len, b->align, new_len) ? b->p
+                                                                                           : NULL;
+    expect(reports == before, "good resize or remap reported", slot);
+    bool fits = !guard_on() || rounded(new_len) <= room_end[slot];
+    if (q == NULL) {
+        expect(grows && errno == ENOMEM, "refused without growth or ENOMEM", slot);
+        /* GUARD grows in place within its room; with an option remap copies
+         * whatever it can read; without, it is the page allocator's remap. */
+        expect(!fits || !guard_on(), "guarded growth within the room refused", slot);
+        if (move && options != 0)
+            expect(has_unreadable(b, b->len), "copy refused a readable block", slot);
+        if (move && options == 0)
+            expect(!support_can_move() || b->varied, "move refused where mremap exists", slot);
+        check_contents(slot);
+        check_guards(slot);
+        return;
+    }
+    expect(move || q == b->p, "resize moved", slot);
+    expect(!guard_on() || (q == b->p) == fits, "guarded block moved within its room", slot);
+    expect(support_aligned(q, effective(b->align)), "checked result misaligned", slot);
+    if (rounded(new_len) == rounded(b->len))
+        expect(q == b->p, "same page count moved", slot);
+    bool moved = q != b->p, copied = moved && options != 0;
+    size_t keep = b->valid < new_len ? b->valid : new_len, old_pages = pages_of(b->len);
+    if (moved) {
+        expect(!options || !has_unreadable(b, b->len), "copied an unreadable page", slot);
+        check_retired(b->p, b->len, slot);
+        note_freed(b->p, b->len, b->align);
+    }
+    if (grows)
+        expect(all_zero(q + rounded(b->len), rounded(new_len) - rounded(b->len)),
+               "new checked pages not zero", slot);
+    b->p = q;
+    b->len = new_len;
+    b->valid = keep;
+    /* A copy is all read-write; a move of the page allocator or growth in
+     * place keeps the old pages' states, the new ones read-write and zero. */
+    for (size_t i = copied ? 0 : old_pages; i < pages_of(new_len); i++) {
+        b->access[i] = RW;
+        if (i >= old_pages)
+            b->content[i] = ZERO;
+    }
+    if (copied) {
+        b->varied = false;
+        note_checked(slot);
+    } else if (moved) {
+        note_range(q, new_len);
+    }
+    check_access(slot, copied ? 0 : old_pages, pages_of(new_len) - (copied ? 0 : old_pages));
+    check_contents(slot);
+    check_guards(slot);
+    fill_from(b, keep);
+    if (moved)
+        release_taken(slot);
+}
+
+/* One call the checker must report and not pass on; the block named (if
+ * any) is untouched. A call the shadow finds good after all (a stale
+ * address handed out again with the same length) is not made. */
+static void c_misuse(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    unsigned what = byte(in) % 7, call = byte(in) % 3, x = byte(in);
+    int local;
+    unsigned char *p = b->p;
+    size_t len = b->len, align = b->align;
+    switch (what) {
+    case 0: len += 1 + x; break;
+    case 1: len = len > 1 + (size_t)x ? len - 1 - x : len + page; break;
+    case 2: align = align < ((size_t)1 << 30) ? align << (1 + x % 3) : 1; break;
+    case 3: p += 1 + (size_t)x * 64 % rounded(b->len); break;
+    case 4: p = (unsigned char *)&local; break;
+    case 5: p = NULL; len = x % 2 ? 0 : len; align = x % 2 ? 0 : align; break;
+    default:
+        if (n_freed == 0)
+            return;
+        p = freed[x % n_freed].p;
+        len = x & 1 ? freed[x % n_freed].len : len;
+        break;
+    }
+    size_t block_len, block_align, before = reports;
+    if (p == NULL && call == 0) {
+        pagealloc_free(checked(), NULL, len, align); /* nothing, as the page allocator's */
+        expect(reports == before, "free(NULL) reported", slot);
+        return;
+    }
+    int kind = predict(p, len, align, &block_len, &block_align);
+    if (kind == 0)
+        return;
+    static const char *const names[] = {"free", "resize", "remap"};
+    errno = 0;
+    void *r = NULL;
+    switch (call) {
+    case 0: pagealloc_free(checked(), p, len, align); break;
+    case 1: r = pagealloc_resize(checked(), p, len, align, len + page) ? p : NULL; break;
+    default: r = pagealloc_remap(checked(), p, len, align, len + page); break;
+    }
+    const struct pagealloc_misuse *m = &last_report;
+    expect(reports == before + 1, "misuse not reported once", slot);
+    expect((int)m->kind == kind && strcmp(last_call, names[call]) == 0, "wrong misuse reported",
+           slot);
+    expect(m->ptr == p && m->len == len && m->alignment == align, "report names another call",
+           slot);
+    expect(m->block_len == block_len && m->block_alignment == block_align,
+           "report names another block", slot);
+    expect(r == NULL && errno == EINVAL, "misuse did not fail with EINVAL", slot);
+    check_contents(slot);
+    check_guards(slot);
+}
+
+/* Good blocks with bad arguments: the errors of the page allocator, and no
+ * report. */
+static void c_bad_args(struct input *in, size_t slot)
+{
+    struct block *b = &blocks[slot];
+    unsigned kind = byte(in) % 5;
+    size_t before = reports;
+    errno = 0;
+    void *r = NULL;
+    int want = EINVAL;
+    switch (kind) {
+    case 0: r = pagealloc_alloc(checked(), 0, 1); break;
+    case 1: r = pagealloc_alloc(checked(), page, 3); break;
+    case 2: r = pagealloc_alloc(checked(), SIZE_MAX - page, 1); want = ENOMEM; break;
+    case 3: r = pagealloc_remap(checked(), b->p, b->len, b->align, 0); break;
+    default:
+        r = pagealloc_resize(checked(), b->p, b->len, b->align, SIZE_MAX) ? b->p : NULL;
+        want = ENOMEM;
+        break;
+    }
+    expect(r == NULL && errno == want, "checked bad call: wrong result", slot);
+    expect(reports == before, "bad argument reported as a misuse", slot);
+    check_contents(slot);
+}
+
+static void do_checked(struct input *in, unsigned op, size_t slot)
+{
+    if (checker == NULL) {
+        static const unsigned choices[] = {0, PAGEALLOC_CHECK_GUARD, PAGEALLOC_CHECK_QUARANTINE,
+                                           PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE};
+        options = choices[byte(in) % 4];
+        checker = pagealloc_checked_create(pagealloc_page_allocator(), options, on_report, NULL);
+        expect(checker != NULL, "checker not created", slot);
+    }
+    if (blocks[slot].p == NULL) {
+        c_alloc(in, slot);
+        return;
+    }
+    if (op & 8) {
+        do_state(in, slot);
+        return;
+    }
+    switch (op % 8) {
+    case 0: c_free(slot); break;
+    case 1: take_neighbour(slot); break;
+    case 2: c_misuse(in, slot); break;
+    case 3: c_resize(in, slot, false); break;
+    case 5: c_bad_args(in, slot); break;
+    default: c_resize(in, slot, true); break;
+    }
+}
+
+/* Destroy reports each block still live as a leak and frees it, and the
+ * quarantine's blocks. */
+static void end_checked(void)
+{
+    if (checker == NULL)
+        return;
+    size_t live = 0, before = reports;
+    for (size_t s = SLOTS; s < SLOTS + CSLOTS; s++) {
+        live += blocks[s].p != NULL;
+        blocks[s].p = NULL;
+        release_taken(s);
+    }
+    expect(pagealloc_checked_destroy(checker) == live, "destroy counted other leaks", SLOTS);
+    expect(reports == before + live && (live == 0 || last_report.kind == PAGEALLOC_MISUSE_LEAK),
+           "leaks not reported", SLOTS);
+    checker = NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -503,9 +859,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct input in = {data, size};
     page = pagealloc_page_size();
     n_seen = 0;
+    n_freed = 0;
     expect(pagealloc_stats().mapped_bytes == 0, "bytes mapped before the input", 0);
     for (int step = 0; step < MAX_STEPS && in.size > 0; step++) {
         unsigned op = byte(&in);
+        /* The top four bits pick the slot: 12 to 15 the checker's. */
+        if ((op >> 4) >= 12) {
+            do_checked(&in, op, SLOTS + (op >> 4) - 12);
+            continue;
+        }
         size_t slot = (op >> 4) % SLOTS;
         if (blocks[slot].p == NULL) {
             do_map(&in, slot, (op & 8) != 0);
@@ -525,6 +887,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t s = 0; s < SLOTS; s++)
         if (blocks[s].p != NULL)
             do_unmap(s);
+    end_checked();
     expect(none_left_mapped(), "range left mapped", 0);
     expect(pagealloc_stats().mapped_bytes == 0, "bytes mapped after the input", 0);
     expect(pagealloc_stats().unmap_failures == 0, "unmap refused", 0);

@@ -39,8 +39,8 @@ extern "C" {
 
 /* ---- Version ------------------------------------------------------------ */
 
-/* PAGEALLOC_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("0.1.0"), generated
- * from the one version in CMakeLists.txt. */
+/* PAGEALLOC_VERSION_MAJOR, _MINOR, _PATCH and _STRING ("0.1.0"): the one
+ * place the version is written, read by CMakeLists.txt too. */
 #include "pagealloc_version.h"
 
 /* The header's version as one number, for #if: MAJOR * 10000 + MINOR * 100 +
@@ -189,8 +189,15 @@ PAGEALLOC_API bool pagealloc_decommit(void *ptr, size_t len);
  * Errors: EINVAL for bad input, for WRITE or EXEC without READ, or for an
  * unknown bit; a combination the system refuses (write+execute under a W^X
  * policy) fails with the system's errno (EACCES on Linux and macOS, EINVAL
- * on Windows) and the range is left as it was, except that a range of
- * several mappings or reservations may be changed in part before the refusal.
+ * on Windows). ENOMEM when the system refuses the memory: on Linux private
+ * pages are charged against the commit limit (and RLIMIT_DATA) only while
+ * they are writable, so making writable pages that were reserved, or given
+ * READ or no access while reserved, takes that charge at this call, which
+ * RLIMIT_DATA or strict overcommit (vm.overcommit_memory 2) may refuse, as
+ * they refuse pagealloc_commit; also when the system cannot split its
+ * mappings (Linux at vm.max_map_count). On any failure the range is left as
+ * it was, except that a range of several mappings or reservations may be
+ * changed in part before the refusal.
  */
 PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
 
@@ -211,7 +218,13 @@ PAGEALLOC_API bool pagealloc_protect(void *ptr, size_t len, unsigned access);
  * the alignment the caller passed to mapx. A huge block grown or moved by
  * realloc stays advised where the system moves pages (Linux mremap); without
  * mremap the grown part is an ordinary mapping (no per-block state says the
- * block was huge).
+ * block was huge). The same holds on Linux once pages may vary (after the
+ * process's first reservation, decommit, or protect to another access) for
+ * the new part of a block whose pages are not all committed read-write: a
+ * move opens it read-write before moving the old pages, and such a block of
+ * several mappings grows in place by mapping the next range; so does a move
+ * where the system cannot say that the block is one read-write mapping
+ * (before Linux 6.11, or without /proc). The old pages keep the advice.
  *
  * With PAGEALLOC_RESERVE the reservation is placed and advised the same way:
  * pages pagealloc_commit makes committed keep the advice; on Linux a range
@@ -241,13 +254,19 @@ PAGEALLOC_API size_t pagealloc_huge_page_size(void);
  * `len` is rounded up to whole pages. Linux 5.14 and later do it in one
  * MADV_POPULATE_WRITE; elsewhere the library writes to each page once, with an
  * atomic add of zero (a write access, so no read fault maps the shared zero
- * page first, and no byte another thread writes at the same time is lost).
+ * page first, and no byte another thread writes at the same time is lost;
+ * on Linux the kernel does that add, FUTEX_WAKE_OP, so that a page that is
+ * not writable gives an error instead of a fault).
  * Errors: EINVAL if ptr is NULL or not page-aligned, len == 0, or the range
  * passes the end of the address space; ENOMEM if memory runs out part-way
  * (MADV_POPULATE_WRITE only: where each page is written, running out of
  * memory ends the process as any write would): the pages stay committed,
- * their bytes intact, some of them resident. Other errno values come from
- * the system (ENOMEM, EFAULT: part of the range is not mapped read-write).
+ * their bytes intact, some of them resident. EFAULT if a page of the range is
+ * not committed read-write (reserved, read-only, no access): no byte changes,
+ * the process does not fault, pages before it may be resident; checked on
+ * Linux, macOS and Windows; on the BSDs, which have no cheap way to ask, such
+ * a page faults as a write to it would. (Linux says ENOMEM for a page that is
+ * not mapped at all.) Other errno values come from the system.
  */
 PAGEALLOC_API bool pagealloc_populate(void *ptr, size_t len);
 
@@ -275,24 +294,35 @@ typedef struct pagealloc_allocator {
  * remap = realloc that may move, free = unmap. Its ctx is unused. */
 PAGEALLOC_API pagealloc_allocator pagealloc_page_allocator(void);
 
-static inline void *pagealloc_alloc(pagealloc_allocator a, size_t len, size_t alignment)
+/* The four calls through a table. Always inlined, even at -O0, so that the
+ * allocator sees its caller's return address (the checked allocator names
+ * the allocating frame with it). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PAGEALLOC_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define PAGEALLOC_INLINE static __forceinline
+#else
+#define PAGEALLOC_INLINE static inline
+#endif
+
+PAGEALLOC_INLINE void *pagealloc_alloc(pagealloc_allocator a, size_t len, size_t alignment)
 {
     return a.vtable->alloc(a.ctx, len, alignment);
 }
 
-static inline bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE bool pagealloc_resize(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->resize(a.ctx, ptr, len, alignment, new_len);
 }
 
-static inline void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len, size_t alignment,
-                                    size_t new_len)
+PAGEALLOC_INLINE void *pagealloc_remap(pagealloc_allocator a, void *ptr, size_t len,
+                                       size_t alignment, size_t new_len)
 {
     return a.vtable->remap(a.ctx, ptr, len, alignment, new_len);
 }
 
-static inline void pagealloc_free(pagealloc_allocator a, void *ptr, size_t len, size_t alignment)
+PAGEALLOC_INLINE void pagealloc_free(pagealloc_allocator a, void *ptr, size_t len, size_t alignment)
 {
     a.vtable->free(a.ctx, ptr, len, alignment);
 }
@@ -316,7 +346,8 @@ struct pagealloc_stats {
     uint64_t unmap_calls;     /* munmap */
     uint64_t remap_calls;     /* mremap */
     uint64_t advise_calls;    /* madvise */
-    uint64_t query_calls;     /* queries of a range's state (Windows) */
+    uint64_t query_calls;     /* queries of a range's state (Windows; Linux: a move once
+                                 pages vary; macOS: populate's region check) */
     uint64_t unmap_failures;  /* frees the system refused (their memory was discarded),
                                  and ranges the library left reserved rather than risk
                                  another thread's memory (docs/reliability.md) */
@@ -342,7 +373,9 @@ PAGEALLOC_API struct pagealloc_stats pagealloc_stats(void);
  * pointer, a second free, a wrong length or a wrong alignment. When report
  * returns, the call fails as a failed call would (alloc and remap: NULL;
  * resize: false; free: nothing) with errno EINVAL, and the caller's block is
- * untouched and still live. free(NULL) does nothing, as the page allocator's.
+ * untouched and still live. free(NULL) does nothing, as the page allocator's;
+ * a resize or remap of NULL is an UNKNOWN_POINTER like any pointer the
+ * table does not hold, reported before anything else is done.
  * A misuse is reported once per call, in this order: UNKNOWN_POINTER or
  * DOUBLE_FREE, then WRONG_LENGTH, then WRONG_ALIGNMENT.
  *
@@ -411,7 +444,8 @@ struct pagealloc_misuse {
  * its own length, at most 64 MiB) for resize to grow in place by committing
  * more pages; a remap past that room moves the block into a new guarded
  * reservation by copying. A shrink makes the tail no-access, then
- * decommits it. Windows: guards are reserved, uncommitted pages.
+ * decommits it (whatever the states of its pages). Windows: guards are
+ * reserved, uncommitted pages.
  *
  * PAGEALLOC_CHECK_QUARANTINE: a freed block is decommitted (its memory goes
  * back to the system, its pages cannot be touched) and its addresses stay
@@ -420,7 +454,18 @@ struct pagealloc_misuse {
  * it holds more than PAGEALLOC_CHECK_QUARANTINE_BYTES of address space (a
  * guarded block's whole reservation) or more than
  * PAGEALLOC_CHECK_QUARANTINE_BLOCKS blocks (each one to three kernel
- * mappings, well under Linux's vm.max_map_count of 65530).
+ * mappings, well under Linux's vm.max_map_count of 65530). A block larger
+ * than PAGEALLOC_CHECK_QUARANTINE_BYTES on its own is freed at once, and
+ * the quarantine keeps the others.
+ *
+ * With either option a remap that cannot grow the block in place moves it
+ * by copying into a new block (a guarded one with GUARD), on every system,
+ * so that the old range is quarantined (or, without QUARANTINE, freed)
+ * rather than given up by a move of the backing allocator. The copy's pages
+ * are all committed read-write. A block with a page that cannot be read
+ * (reserved, or no access: the caller's decommit or protect) is not copied:
+ * remap fails with ENOMEM, the block untouched, as the page allocator fails
+ * for a block it cannot move; the checker never faults on it.
  *
  * A decommit that fails may have left its range unmapped, and so open to
  * anyone (see pagealloc_decommit): the checker then never unmaps that

@@ -62,9 +62,12 @@ static size_t slot_of(size_t cap, uintptr_t addr)
     return (size_t)(h >> 32) & (cap - 1);
 }
 
-/* The slot holding addr, or SIZE_MAX. */
+/* The slot holding addr, or SIZE_MAX. Address 0 marks an empty slot, so
+ * that NULL is never found. */
 static size_t table_find(const pagealloc_checked *c, uintptr_t addr)
 {
+    if (addr == 0)
+        return SIZE_MAX;
     for (size_t i = slot_of(c->cap, addr);; i = (i + 1) & (c->cap - 1)) {
         if (c->table[i].addr == addr)
             return i;
@@ -333,8 +336,15 @@ static void *guard_alloc(size_t len, size_t alignment, size_t *span)
  */
 static bool guard_shrink(struct block *b, unsigned char *tail, size_t len)
 {
-    if (!pagealloc_protect(tail, len, PAGEALLOC_NO_ACCESS))
-        return false;
+    if (!pagealloc_protect(tail, len, PAGEALLOC_NO_ACCESS)) {
+        /* Windows refuses to protect reserved pages (a tail the caller
+         * decommitted): the decommit alone makes the tail no-access, and
+         * fails changing nothing (one reservation). Any other refusal
+         * leaves the block untouched. */
+        if (errno != EINVAL || b->in_doubt)
+            return false;
+        return pagealloc_decommit(tail, len);
+    }
     if (!b->in_doubt && !pagealloc_decommit(tail, len))
         b->in_doubt = true;
     return true;
@@ -391,7 +401,9 @@ static void release(const pagealloc_checked *c, const struct block *b)
 static void retire(pagealloc_checked *c, const struct block *b)
 {
     size_t size;
-    if (c->quarantine.cap == 0 || b->in_doubt || !page_round(b->len, &size)) {
+    /* A block over the whole budget would push every other one out. */
+    if (c->quarantine.cap == 0 || b->in_doubt || !page_round(b->len, &size) ||
+        footprint(b) > QUARANTINE_BYTES) {
         release(c, b);
         return;
     }
@@ -419,33 +431,69 @@ static void retire(pagealloc_checked *c, const struct block *b)
     }
 }
 
-/* Grows a guarded block past its room: a new guarded block and a copy. */
-static void *guard_move(pagealloc_checked *c, struct block *b, size_t new_len)
+/*
+ * Grows a block that cannot grow in place by copying it into a new one (a
+ * guarded one under GUARD), so that the old range is retired (quarantined)
+ * rather than unmapped by the backing allocator's move. A block with a page
+ * the caller made reserved or no-access is not moved: ENOMEM, as the page
+ * allocator refuses a block it cannot move, and the copy never faults.
+ */
+static void *move_by_copy(pagealloc_checked *c, struct block *b, size_t new_len)
 {
-    size_t span;
-    void *q = guard_alloc(new_len, b->align, &span);
+    struct block fresh = *b;
+    fresh.len = new_len;
+    fresh.in_doubt = false;
+    void *q = guarded(c) ? guard_alloc(new_len, b->align, &fresh.span)
+                         : pagealloc_alloc(c->backing, new_len, b->align);
     if (q == NULL)
         return NULL;
-    memcpy(q, (void *)b->addr, b->len < new_len ? b->len : new_len);
+    fresh.addr = (uintptr_t)q;
+    if (!pa_copy_readable(q, (const void *)b->addr, b->len < new_len ? b->len : new_len)) {
+        release(c, &fresh);
+        errno = ENOMEM;
+        return NULL;
+    }
     retire(c, b);
-    b->span = span;
+    b->span = fresh.span;
     b->in_doubt = false;
     return q;
 }
 
 /* ---- The allocator interface -------------------------------------------- */
 
+/*
+ * The stack from the frame that called alloc on: the walk starts inside this
+ * library, in more frames than one where nothing is inlined (-O0), so it is
+ * skipped up to the caller's return address. Where the walk does not show
+ * that address, the calling frame alone.
+ */
+static size_t stack_from(void *caller, void **out)
+{
+    void *all[PAGEALLOC_CHECK_STACK_DEPTH + 8];
+    size_t n = pa_stack_capture(all, sizeof all / sizeof all[0], 0), i = 0;
+    while (i < n && all[i] != caller)
+        i++;
+    if (i == n) {
+        out[0] = caller;
+        return caller != NULL;
+    }
+    size_t depth = 0;
+    for (; i < n && depth < PAGEALLOC_CHECK_STACK_DEPTH; i++)
+        out[depth++] = all[i];
+    return depth;
+}
+
 static void *checked_alloc(void *ctx, size_t len, size_t alignment)
 {
     pagealloc_checked *c = ctx;
-    struct block b = {0, len, alignment, 0, false, 1, {PA_CALLER()}};
+    /* The header's wrappers are always inlined, so this is the caller's. */
+    void *caller = PA_CALLER();
+    struct block b = {0, len, alignment, 0, false, caller != NULL, {caller}};
     /* A stack walk costs more than the mmap + munmap budget allows (about
      * 2 us with glibc's backtrace): the whole stack only where the options
      * already cost system calls, else the calling frame alone. */
     if (c->options != 0)
-        b.depth = pa_stack_capture(b.stack, PAGEALLOC_CHECK_STACK_DEPTH, 0);
-    else if (b.stack[0] == NULL)
-        b.depth = 0;
+        b.depth = stack_from(caller, b.stack);
     pa_lock_acquire(&c->lock);
     bool room = table_reserve(c);
     pa_lock_release(&c->lock);
@@ -489,12 +537,13 @@ static void *checked_remap(void *ctx, void *ptr, size_t len, size_t alignment, s
         return NULL;
     struct block old = b;
     void *q = NULL;
-    if (!guarded(c))
+    if (c->options == 0)
         q = pagealloc_remap(c->backing, ptr, len, alignment, new_len);
-    else if (guard_resize(&b, new_len))
+    else if (guarded(c) ? guard_resize(&b, new_len)
+                        : pagealloc_resize(c->backing, ptr, len, alignment, new_len))
         q = ptr;
-    else if (errno == ENOMEM)
-        q = guard_move(c, &b, new_len);
+    else if (errno == ENOMEM && new_len > len)
+        q = move_by_copy(c, &b, new_len);
     int err = errno;
     if (q != NULL) {
         b.addr = (uintptr_t)q;

@@ -1,12 +1,15 @@
 /*
  * What the checked allocator needs from the system besides pages: a lock for
- * its table, and the return addresses of the calling stack. One small
+ * its table, the return addresses of the calling stack, and a copy that
+ * does not fault on pages the caller made unreadable. One small
  * implementation per system family, so that checked.c has no #ifdef.
  */
 #ifndef PAGEALLOC_CHECKED_SYS_H
 #define PAGEALLOC_CHECKED_SYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 /* The return address of the current function's call: where it was called
  * from, at no cost (NULL where the compiler cannot say). A macro, so that
@@ -49,8 +52,30 @@ static inline size_t pa_stack_capture(void **frames, size_t max, unsigned skip)
     return RtlCaptureStackBackTrace(skip + 1, (DWORD)max, frames, NULL);
 }
 
+/* Copies len bytes from src to dst (read-write) if every page of src can be
+ * read: committed, with read access and no PAGE_GUARD. False otherwise,
+ * with nothing read. */
+static inline bool pa_copy_readable(void *dst, const void *src, size_t len)
+{
+    const DWORD readable = PAGE_READONLY | PAGE_READWRITE | PAGE_WRITECOPY | PAGE_EXECUTE_READ |
+                           PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY;
+    const char *p = (const char *)src, *end = p + len;
+    while (p < end) {
+        MEMORY_BASIC_INFORMATION info;
+        if (VirtualQuery(p, &info, sizeof info) == 0 || info.State != MEM_COMMIT ||
+            (info.Protect & readable) == 0 || (info.Protect & PAGE_GUARD) != 0)
+            return false;
+        p = (const char *)info.BaseAddress + info.RegionSize;
+    }
+    memcpy(dst, src, len);
+    return true;
+}
+
 #else
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 typedef pthread_mutex_t pa_lock;
 
@@ -94,6 +119,39 @@ static inline size_t pa_stack_capture(void **frames, size_t max, unsigned skip)
     return 0;
 }
 #endif
+
+/*
+ * Copies len bytes from src to dst (read-write) if every page of src can be
+ * read; false otherwise (dst then holds part of the copy). The bytes go
+ * through a pipe: the kernel answers EFAULT for a page it cannot read where
+ * a plain copy would fault (a portable probe; mincore does not see access).
+ */
+static inline bool pa_copy_readable(void *dst, const void *src, size_t len)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    bool ok = fcntl(fds[1], F_SETFL, O_NONBLOCK) == 0;
+    const char *from = (const char *)src;
+    char *to = (char *)dst;
+    /* An empty pipe takes at least one byte, so no write waits. */
+    while (ok && len > 0) {
+        ssize_t in = write(fds[1], from, len < 65536 ? len : 65536);
+        ok = in > 0;
+        for (ssize_t done = 0, out; ok && done < in; done += out)
+            ok = (out = read(fds[0], to + done, (size_t)(in - done))) > 0;
+        if (ok) {
+            from += in;
+            to += in;
+            len -= (size_t)in;
+        }
+    }
+    int err = errno;
+    close(fds[0]);
+    close(fds[1]);
+    errno = err;
+    return ok;
+}
 #endif
 
 #endif

@@ -12,6 +12,7 @@ static _Atomic int fault_kind;
 static _Atomic uint64_t fault_first, fault_last, fault_seen, fault_injected;
 static _Atomic uintptr_t fault_site;
 static _Atomic(pa_fault_hole_fn) hole_hook;
+static _Atomic unsigned moved_mappings;
 
 /* One thread's own arming (pa_fault_arm_thread): only it reads and writes it. */
 struct thread_fault {
@@ -76,6 +77,16 @@ uintptr_t pa_fault_last_site(void)
 void pa_fault_set_hole_hook(pa_fault_hole_fn hook)
 {
     atomic_store(&hole_hook, hook);
+}
+
+void pa_fault_set_moved_mappings(unsigned k)
+{
+    atomic_store(&moved_mappings, k);
+}
+
+unsigned pa_fault_moved_mappings(void)
+{
+    return atomic_load(&moved_mappings);
 }
 
 void pa_fault_hole(void *addr, size_t len)

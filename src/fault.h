@@ -51,6 +51,17 @@ void pa_fault_set_hole_hook(pa_fault_hole_fn hook);
 /* For the OS files: tells the hook (if any) of such a range. */
 void pa_fault_hole(void *addr, size_t len);
 
+/*
+ * How many of its mappings an injected failure of a same-size mremap onto a
+ * fixed address (a move) really moves to the target first, never the last
+ * one: Linux 6.17 and later move a range of several mappings one at a time
+ * and, when they refuse one part-way, leave the earlier ones moved. 0 (the
+ * default): none, as before 6.17; the target is then treated as unmapped.
+ * Process-wide; set it while no other thread calls the library.
+ */
+void pa_fault_set_moved_mappings(unsigned k);
+unsigned pa_fault_moved_mappings(void);
+
 /* Calls of the armed kind seen since pa_fault_arm, failed or not. */
 uint64_t pa_fault_seen(void);
 

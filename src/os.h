@@ -115,12 +115,13 @@ int pa_os_advise_huge(void *addr, size_t size);
 
 /*
  * Makes every page of [addr, addr + size) resident and writable without a
- * further fault, in one call, without changing a byte; all of the range is
- * committed read-write. On failure (ENOMEM when memory runs out) some pages
- * may be resident already; none has changed. ENOSYS: the system has no such
- * call (or PAGEALLOC_NO_POPULATE_WRITE is set); the caller then writes to
- * each page itself, so an OS file that would answer ENOSYS for a range with a
- * page that is not committed read-write answers EFAULT instead.
+ * further fault, without changing a byte. The range is meant to be committed
+ * read-write; a page that is not gives EFAULT, never a fault. On failure
+ * (ENOMEM when memory runs out) some pages may be resident already; none has
+ * changed. ENOSYS: the system has no such call (or PAGEALLOC_NO_POPULATE_WRITE
+ * is set); the caller then writes to each page itself, so an OS file answers
+ * ENOSYS only once every page was found read-write, or where it cannot be
+ * checked (the BSDs).
  */
 int pa_os_populate(void *addr, size_t size);
 

@@ -19,8 +19,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <mach/mach.h>
+#endif
+
 #ifdef PAGEALLOC_FAULT_INJECTION
 #include "fault.h"
+
+#include <stdio.h>
 #endif
 
 #if defined(__linux__) && !defined(PAGEALLOC_NO_MREMAP)
@@ -93,6 +103,11 @@ static int no_room_error(int err)
 #define SYS_WRAPPER static
 #endif
 
+static char *at(void *addr, size_t offset)
+{
+    return (char *)addr + offset;
+}
+
 /* An injected failure of a call that may replace a range leaves what a real
  * one may: the range unmapped, a hole another thread may take at once
  * (fault.h lets a test be that thread). */
@@ -102,8 +117,52 @@ static void injected_hole(void *addr, size_t size)
     if (munmap(addr, size) == 0)
         pa_fault_hole(addr, size);
 }
+
+/* The end of the kernel mapping that holds addr, from /proc/self/maps (0 if
+ * none is found). */
+static uintptr_t mapping_end(uintptr_t addr)
+{
+    uintptr_t end = 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    unsigned long long lo, hi;
+    while (end == 0 && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "%llx-%llx", &lo, &hi) == 2 && lo <= addr && addr < hi)
+            end = (uintptr_t)hi;
+    fclose(f);
+    return end;
+}
+
+/* An injected failure of a same-size mremap onto a fixed address first moves
+ * the range's first mappings (up to pa_fault_moved_mappings(), never its
+ * last), as Linux 6.17 and later do when they refuse a later one; the rest of
+ * the target stays as it was. False when nothing moved. */
+static bool injected_partial_move(void *addr, size_t size, void *target)
+{
+    uintptr_t lo = (uintptr_t)addr, hi = lo + size;
+    for (unsigned i = 0; i < pa_fault_moved_mappings(); i++) {
+        uintptr_t end = mapping_end(lo);
+        if (end == 0 || end >= hi ||
+            call_mremap((void *)lo, end - lo, end - lo, MREMAP_MAYMOVE | MREMAP_FIXED,
+                        at(target, lo - (uintptr_t)addr)) == MAP_FAILED)
+            break;
+        lo = end;
+    }
+    return lo != (uintptr_t)addr;
+}
+
+/* Whether [addr, addr + size) spans several kernel mappings. */
+static bool injected_several(void *addr, size_t size)
+{
+    uintptr_t end = mapping_end((uintptr_t)addr);
+    return end != 0 && end - (uintptr_t)addr < size;
+}
 #else
 #define injected_hole(addr, size) ((void)0)
+#define injected_partial_move(addr, size, target) false
+#define injected_several(addr, size) false
 #endif
 
 SYS_WRAPPER void *sys_mmap(void *addr, size_t size, int prot, int flags)
@@ -133,10 +192,17 @@ SYS_WRAPPER int sys_munmap(void *addr, size_t size)
 SYS_WRAPPER void *sys_mremap(void *addr, size_t old_size, size_t new_size, int flags, void *target)
 {
     int err = pa_sys_enter(PA_SYS_REMAP);
+    bool same_size_move = old_size == new_size && (flags & MREMAP_FIXED) != 0;
     if (err != 0) {
+        /* The kernel refuses a range of several mappings with EFAULT before
+         * anything else can fail, except a same-size move since 6.17. */
+        if (!same_size_move && injected_several(addr, old_size))
+            err = EFAULT;
         /* mremap_to() unmaps the target before checks that can still fail
-         * (commit charge, copy_vma, ...). */
-        if ((flags & MREMAP_FIXED) != 0)
+         * (commit charge, copy_vma, ...); since Linux 6.17 a same-size move
+         * of several mappings may instead have moved the first ones. */
+        if ((flags & MREMAP_FIXED) != 0 &&
+            (!same_size_move || !injected_partial_move(addr, old_size, target)))
             injected_hole(target, new_size);
         errno = err;
         return MAP_FAILED;
@@ -164,11 +230,6 @@ SYS_WRAPPER int sys_madvise(void *addr, size_t size, int advice)
 }
 
 /* ---- Helpers ------------------------------------------------------------ */
-
-static char *at(void *addr, size_t offset)
-{
-    return (char *)addr + offset;
-}
 
 /* Maps exactly [addr, addr + size), replacing nothing; NULL if it is taken. */
 static void *map_exact(void *addr, size_t size, int prot)
@@ -294,27 +355,63 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     return sys_munmap(at(addr, new_size), old_size - new_size);
 }
 
+/* Set once a block was advised to use huge pages (pa_os_advise_huge). */
+static _Atomic bool advised_huge;
+
 /*
  * mremap gives the grown tail the access of the block's last pages and fails
  * with EFAULT on a block of several mappings (pages of mixed states). Once
- * pages may vary, the tail is made read-write after it (or the growth undone),
- * and a block of mixed pages grows by mapping the next range instead.
+ * pages may vary, growth maps the next range read-write instead: one call
+ * where mremap needs an mprotect after it, and the kernel merges the new
+ * mapping with the block's last one when their pages agree. Only once a block
+ * may be advised does mremap stay (the mapping it extends keeps the advice),
+ * the tail made read-write after it (or the growth undone).
+ * *several says, when mremap was asked (*asked), whether it found the block
+ * several mappings: the kernel checks that before anything else (RLIMIT_AS,
+ * RLIMIT_DATA, the mlock limit and the free range after it all come later),
+ * so any other refusal means one.
  */
-int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool *several)
 {
     char *tail = at(addr, old_size);
     size_t grow_by = new_size - old_size;
-    if (have_mremap) {
+    if (have_mremap &&
+        (!pa_pages_may_vary() || atomic_load_explicit(&advised_huge, memory_order_relaxed))) {
         if (sys_mremap(addr, old_size, new_size, 0, NULL) != MAP_FAILED) {
             int err = pa_pages_may_vary() ? sys_mprotect(tail, grow_by, PROT_READ | PROT_WRITE) : 0;
             if (err != 0 && sys_munmap(tail, grow_by) != 0)
                 pa_count_unmap_failure();
             return err;
         }
-        if (errno != EFAULT || !pa_pages_may_vary())
+        *asked = true;
+        *several = errno == EFAULT;
+        if (!*several || !pa_pages_may_vary())
             return errno;
     }
     return map_exact(tail, grow_by, PROT_READ | PROT_WRITE) != NULL ? 0 : ENOMEM;
+}
+
+int pa_os_grow(void *addr, size_t old_size, size_t new_size)
+{
+    bool asked = false, several = false;
+    return grow(addr, old_size, new_size, &asked, &several);
+}
+
+/*
+ * Whether [addr, addr + size) is one mapping, asked by growing it in place by
+ * one page (see grow): the page, if the kernel gave it, is unmapped again.
+ * False when even that would pass the end of the address space.
+ */
+static bool one_mapping(void *addr, size_t size)
+{
+    size_t page = pagealloc_page_size();
+    if (size + page > UINTPTR_MAX - (uintptr_t)addr)
+        return false;
+    if (sys_mremap(addr, size, size + page, 0, NULL) == MAP_FAILED)
+        return errno != EFAULT;
+    if (sys_munmap(at(addr, size), page) != 0)
+        pa_count_unmap_failure();
+    return true;
 }
 
 /*
@@ -343,6 +440,62 @@ static void give_up_target(void *target, size_t size)
         pa_count_unmap_failure();
 }
 
+#if defined(__linux__)
+/* Linux 6.11's query of one mapping by address on /proc/self/maps (uapi
+ * linux/fs.h, not yet in every C library's headers). */
+struct procmap_query {
+    uint64_t size, query_flags, query_addr;
+    uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+    uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+    uint64_t vma_name_addr, build_id_addr;
+};
+#define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
+#define PROCMAP_VMA_ACCESS 0xfu /* readable 1, writable 2, executable 4, shared 8 */
+
+/* True when [addr, addr + size) is known to lie in one private read-write
+ * mapping (no execute); false when it does not or the system cannot say
+ * (before 6.11, /proc not mounted, qemu-user). One query: an open, an ioctl
+ * and a close, announced once. */
+static bool one_read_write_mapping(void *addr, size_t size)
+{
+    if (pa_sys_enter(PA_SYS_QUERY) != 0)
+        return false;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct procmap_query q;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)addr;
+    bool ok = ioctl(fd, PROCMAP_QUERY, &q) == 0 && q.vma_start <= (uintptr_t)addr &&
+              q.vma_end - (uintptr_t)addr >= size && (q.vma_flags & PROCMAP_VMA_ACCESS) == 3;
+    close(fd);
+    return ok;
+}
+#else
+static bool one_read_write_mapping(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return false;
+}
+#endif
+
+/*
+ * Once pages may vary, a move reserves the target, makes its tail read-write
+ * and only then moves the old pages onto it with a same-size mremap, so that
+ * nothing can fail after the move. Only a block of one mapping moves: since
+ * Linux 6.17 such an mremap moves a range of several mappings one mapping at
+ * a time, and a refusal part-way (a userfaultfd registration, mseal, a memory
+ * cgroup's page-table charge) leaves the first ones moved and returns an
+ * error, which would cut the caller's block in two; before 6.17 the kernel
+ * refuses the whole range (EFAULT). So on every kernel a block of several
+ * mappings cannot move: ENOMEM, the block untouched. The growth in place
+ * tried first says which blocks those are where it asked mremap; else one
+ * mremap growing the block by a page asks (one_mapping).
+ * A block of at least a huge page that is one read-write mapping (asked of
+ * the system) moves as it does before pages vary, with its new size: the new
+ * part takes the mapping's access and flags, the huge-page advice among them.
+ */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
 {
@@ -356,12 +509,14 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = p;
         return 0;
     }
-    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr;
-    int err = fits ? pa_os_grow(addr, old_size, new_size) : ENOMEM;
+    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, asked = false, several = false;
+    int err = fits ? grow(addr, old_size, new_size, &asked, &several) : ENOMEM;
     if (err == 0)
         *out = addr;
     if (err != ENOMEM || !have_mremap)
         return err;
+    if (vary && (asked ? several : !one_mapping(addr, old_size)))
+        return ENOMEM;
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
      * offset within a page-table span, then move the pages onto it. */
@@ -373,10 +528,10 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                         &target);
     if (err != 0)
         return err;
-    /* When pages may vary, the target's tail is made read-write first and
-     * only the old pages move, so nothing can fail after the move. */
-    size_t moved = new_size;
-    if (vary) {
+    /* The query costs about four mprotects here: only a block that can hold
+     * a huge page asks (for the advice); others open the tail first. */
+    size_t huge = pagealloc_huge_page_size(), moved = new_size;
+    if (vary && (huge == 0 || new_size < huge || !one_read_write_mapping(addr, old_size))) {
         moved = old_size;
         err = sys_mprotect(at(target, old_size), new_size - old_size, PROT_READ | PROT_WRITE);
     }
@@ -389,7 +544,9 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                 pa_count_unmap_failure();
             return err;
         }
-        /* EFAULT: a block of several mappings, which mremap cannot move. */
+        /* One mapping moves whole or not at all: the block is where it was.
+         * (EFAULT, which the kernel gives for a range of several mappings
+         * before 6.17, is ENOMEM here as for any growth that cannot be done.) */
         err = errno == EFAULT ? ENOMEM : errno;
         /* The kernel may have unmapped [target, target + moved) only; the
          * rest of the target is still ours. */
@@ -477,6 +634,8 @@ size_t pa_os_huge_page_size(void)
 
 int pa_os_advise_huge(void *addr, size_t size)
 {
+    if (!atomic_load_explicit(&advised_huge, memory_order_relaxed))
+        atomic_store_explicit(&advised_huge, true, memory_order_relaxed);
     return sys_madvise(addr, size, MADV_HUGEPAGE);
 }
 #else
@@ -492,30 +651,109 @@ int pa_os_advise_huge(void *addr, size_t size)
 }
 #endif
 
-/* Whether MADV_POPULATE_WRITE is worth trying: 0 not yet known, 1 yes, -1 no
- * (a kernel before 5.14, or PAGEALLOC_NO_POPULATE_WRITE set for the tests). */
+/* Whether the kernel knows MADV_POPULATE_WRITE: 0 not yet known, 1 yes, -1
+ * no (a kernel before 5.14, or PAGEALLOC_NO_POPULATE_WRITE set for the tests). */
 static _Atomic int populate_write_state;
 
-static bool populate_write_usable(void)
+static int populate_write_known(void)
 {
     int state = atomic_load_explicit(&populate_write_state, memory_order_relaxed);
     if (state == 0) {
         const char *off = getenv("PAGEALLOC_NO_POPULATE_WRITE");
-        state = !have_populate_write || (off != NULL && off[0] != '\0' && off[0] != '0') ? -1 : 1;
-        atomic_store_explicit(&populate_write_state, state, memory_order_relaxed);
+        if (!have_populate_write || (off != NULL && off[0] != '\0' && off[0] != '0')) {
+            state = -1;
+            atomic_store_explicit(&populate_write_state, state, memory_order_relaxed);
+        }
     }
-    return state > 0;
+    return state;
 }
+
+/* Asks a fresh read-write page of the library's own whether the kernel knows
+ * the advice, since on a caller's range EINVAL also means pages that are not
+ * read-write: 0 it does, ENOSYS it does not (remembered either way), or the
+ * error that kept the question from being asked. */
+static int probe_populate_write(void)
+{
+    size_t page = pagealloc_page_size();
+    void *p = sys_mmap(NULL, page, PROT_READ | PROT_WRITE, 0);
+    if (p == MAP_FAILED)
+        return errno;
+    int err = sys_madvise(p, page, MADV_POPULATE_WRITE);
+    if (sys_munmap(p, page) != 0)
+        pa_count_unmap_failure();
+    if (err == 0 || err == EINVAL)
+        atomic_store_explicit(&populate_write_state, err == 0 ? 1 : -1, memory_order_relaxed);
+    return err == EINVAL ? ENOSYS : err;
+}
+
+#if defined(__linux__)
+/*
+ * Writes to each page without the risk of a fault: FUTEX_WAKE_OP (waking
+ * nobody) makes the kernel do an atomic add of zero on the page's first word,
+ * faulting the page in writable first, and say EFAULT where the page is not
+ * mapped writable (reserved, read-only, no access) instead of raising SIGSEGV.
+ * No byte changes, and a byte another thread writes meanwhile is not lost.
+ */
+static int write_each_page(void *addr, size_t size)
+{
+    int err = pa_sys_enter(PA_SYS_POPULATE);
+    if (err != 0)
+        return err;
+    size_t page = pagealloc_page_size();
+    const int add_zero = FUTEX_OP(FUTEX_OP_ADD, 0, FUTEX_OP_CMP_EQ, 0);
+    for (size_t off = 0; off < size; off += page) {
+        char *word = at(addr, off);
+        if (syscall(SYS_futex, word, FUTEX_WAKE_OP | FUTEX_PRIVATE_FLAG, 0, NULL, word, add_zero) < 0)
+            return errno;
+    }
+    return 0;
+}
+#elif defined(__APPLE__)
+/* Checks that every page is read-write (the Mach regions that cover it);
+ * then ENOSYS: the caller writes to each page. */
+static int write_each_page(void *addr, size_t size)
+{
+    vm_address_t a = (uintptr_t)addr, end = a + size;
+    while (a < end) {
+        int err = pa_sys_enter(PA_SYS_QUERY);
+        if (err != 0)
+            return err;
+        vm_address_t region = a;
+        vm_size_t region_size = 0;
+        vm_region_basic_info_data_64_t info;
+        mach_msg_type_number_t count = VM_REGION_BASIC_INFO_COUNT_64;
+        mach_port_t object = MACH_PORT_NULL;
+        if (vm_region_64(mach_task_self(), &region, &region_size, VM_REGION_BASIC_INFO_64,
+                         (vm_region_info_t)&info, &count, &object) != KERN_SUCCESS ||
+            region > a || (info.protection & VM_PROT_READ) == 0 ||
+            (info.protection & VM_PROT_WRITE) == 0)
+            return EFAULT;
+        a = region + region_size;
+    }
+    return ENOSYS;
+}
+#else
+/* No way to ask here (the BSDs): the caller writes to each page. */
+static int write_each_page(void *addr, size_t size)
+{
+    (void)addr, (void)size;
+    return ENOSYS;
+}
+#endif
 
 int pa_os_populate(void *addr, size_t size)
 {
-    if (!populate_write_usable())
-        return ENOSYS;
-    int err = sys_madvise(addr, size, MADV_POPULATE_WRITE);
-    if (err == EINVAL) {
-        /* Our range is plain anonymous memory: only an unknown advice is EINVAL. */
-        atomic_store_explicit(&populate_write_state, -1, memory_order_relaxed);
-        return ENOSYS;
+    int state = populate_write_known();
+    if (state >= 0) {
+        int err = sys_madvise(addr, size, MADV_POPULATE_WRITE);
+        if (err != EINVAL)
+            return err;
+        /* EINVAL: pages that are not read-write, unless the kernel does not
+         * know the advice at all (before 5.14); a page of our own says which,
+         * once. Either way nothing was written. */
+        err = state == 0 ? probe_populate_write() : 0;
+        if (err != ENOSYS)
+            return err == 0 ? EFAULT : err;
     }
-    return err;
+    return write_each_page(addr, size);
 }

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 /* ---- Checked arithmetic ------------------------------------------------ */
 
@@ -133,35 +134,116 @@ struct pagealloc_stats pagealloc_stats(void)
     return s;
 }
 
-/* ---- The address hint --------------------------------------------------- */
+/* ---- The address hint and room to grow ---------------------------------- */
+
+/*
+ * Room to grow (docs/address-hint.md has the figures that chose these). A new
+ * block of ROOM_MIN_SIZE bytes or more is placed ROOM_FACTOR - 1 times its
+ * size (at most ROOM_MAX bytes) below the hint instead of right under it, so
+ * that the free address space above it lets it grow in place to ROOM_FACTOR
+ * times its size (four doublings) where pages cannot move (Windows, macOS,
+ * the BSDs) and in one mremap on Linux. The room is free address space, not
+ * held: nothing is mapped or reserved there, growth takes it only through an
+ * exclusive call, and it costs neither memory nor a mapping. Smaller blocks,
+ * which rarely grow, are placed right under the hint, where adjacent ones
+ * merge into few kernel mappings. Where address space is scarce (32-bit) the
+ * room is one size (one doubling), at most 16 MiB. No room is left below
+ * ROOM_FLOOR, where the program, its heap and, under valgrind, all its
+ * mappings are: blocks there are placed as before. PAGEALLOC_NO_ROOM set in
+ * the environment places every block right under the hint, as before this
+ * policy (tests and the benchmark compare the two).
+ */
+#define ROOM_MIN_SIZE ((size_t)1 << 20)
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define ROOM_FACTOR 16
+#define ROOM_MAX ((size_t)1 << 36)
+#define ROOM_FLOOR ((uintptr_t)1 << 32)
+#else
+#define ROOM_FACTOR 2
+#define ROOM_MAX ((size_t)16 << 20)
+#define ROOM_FLOOR ((uintptr_t)1 << 28)
+#endif
+
+/* 0 not read yet, 1 room left, -1 PAGEALLOC_NO_ROOM. */
+static _Atomic int room_state;
+
+static bool room_wanted(void)
+{
+    int state = atomic_load_explicit(&room_state, memory_order_relaxed);
+    if (state == 0) {
+        const char *off = getenv("PAGEALLOC_NO_ROOM");
+        state = off != NULL && off[0] != '\0' && off[0] != '0' ? -1 : 1;
+        atomic_store_explicit(&room_state, state, memory_order_relaxed);
+    }
+    return state > 0;
+}
+
+/* The free address space a new block of `size` bytes gets above it. */
+static size_t room_for(size_t size)
+{
+    if (size < ROOM_MIN_SIZE || !room_wanted())
+        return 0;
+    return size > ROOM_MAX / (ROOM_FACTOR - 1) ? ROOM_MAX : size * (ROOM_FACTOR - 1);
+}
 
 /*
  * The low end of the most recent mapping (0 until there is one). New blocks
- * are placed just below it, aligned, so that an aligned request is normally
- * one system call. It follows where blocks land: down while they stack under
- * it, away from the main thread's stack; back up over a freed block that sat
- * right below it, so an alloc/free loop reuses one range; and wherever the
- * kernel put a block it could not place under the hint, higher ones too.
- * A lost race between threads costs at most a less useful hint.
+ * are placed below it, aligned, so that an aligned request is normally one
+ * system call, and with room to grow above them (room_for). It follows where
+ * blocks land: down while they stack under it, away from the main thread's
+ * stack; back up over a freed block that sat right below it, so an alloc/free
+ * loop reuses one range; and wherever the kernel put a block it could not
+ * place under the hint, higher ones too. A lost race between threads costs
+ * at most a less useful hint.
  */
 static _Atomic uintptr_t next_mmap_addr_hint;
+/* The top of the newest block's room (the hint before it was placed), and,
+ * once that block is freed, the hint it left (its end): while the hint is
+ * still there, the next block with room goes under that top again rather
+ * than one more room further down. */
+static _Atomic uintptr_t newest_room_top;
+static _Atomic uintptr_t freed_end;
 
 static uintptr_t hint_load(void)
 {
     return atomic_load_explicit(&next_mmap_addr_hint, memory_order_relaxed);
 }
 
-static void hint_mapped(uintptr_t seen, void *block)
+/* Where a new block of `size` bytes should end at the latest (0: anywhere). */
+static uintptr_t hint_ceiling(uintptr_t hint, size_t size)
 {
-    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, (uintptr_t)block,
-                                            memory_order_relaxed, memory_order_relaxed);
+    size_t room = room_for(size);
+    if (room == 0)
+        return hint;
+    uintptr_t top = hint;
+    if (atomic_load_explicit(&freed_end, memory_order_relaxed) == hint) {
+        uintptr_t freed_top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
+        top = freed_top > hint ? freed_top : hint;
+    }
+    return top > room && top - room >= ROOM_FLOOR ? top - room : hint;
+}
+
+static void hint_mapped(uintptr_t seen, void *block, size_t size)
+{
+    uintptr_t low = (uintptr_t)block, end = low + size;
+    uintptr_t top = seen;
+    if (atomic_load_explicit(&freed_end, memory_order_relaxed) == seen) {
+        uintptr_t freed_top = atomic_load_explicit(&newest_room_top, memory_order_relaxed);
+        top = freed_top > seen ? freed_top : seen;
+    }
+    if (atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, low,
+                                                memory_order_relaxed, memory_order_relaxed)) {
+        atomic_store_explicit(&newest_room_top, top >= end ? top : end, memory_order_relaxed);
+        atomic_store_explicit(&freed_end, 0, memory_order_relaxed);
+    }
 }
 
 static void hint_unmapped(void *block, size_t size)
 {
-    uintptr_t seen = (uintptr_t)block;
-    atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, seen + size,
-                                            memory_order_relaxed, memory_order_relaxed);
+    uintptr_t seen = (uintptr_t)block, end = seen + size;
+    if (atomic_compare_exchange_strong_explicit(&next_mmap_addr_hint, &seen, end,
+                                                memory_order_relaxed, memory_order_relaxed))
+        atomic_store_explicit(&freed_end, end, memory_order_relaxed);
 }
 
 /* ---- Huge pages and prefaulting ----------------------------------------- */
@@ -283,12 +365,12 @@ void *pagealloc_mapx(size_t len, size_t alignment, unsigned flags)
     void *block;
     if (flags & PAGEALLOC_RESERVE)
         note_pages_vary();
-    int err = map_block(size, align, flags, hint, &block);
+    int err = map_block(size, align, flags, hint_ceiling(hint, size), &block);
     if (err != 0) {
         errno = err;
         return NULL;
     }
-    hint_mapped(hint, block);
+    hint_mapped(hint, block, size);
     stat_map(size);
     if ((err = prepare_block(block, size, flags)) != 0) {
         pagealloc_unmap(block, size);
@@ -350,9 +432,9 @@ void *pagealloc_realloc(void *ptr, size_t len, size_t alignment, size_t new_len,
         err = pa_os_grow(ptr, old_size, new_size);
     } else {
         uintptr_t hint = hint_load();
-        err = pa_os_move(ptr, old_size, new_size, align, hint, &block);
+        err = pa_os_move(ptr, old_size, new_size, align, hint_ceiling(hint, new_size), &block);
         if (err == 0 && block != ptr)
-            hint_mapped(hint, block);
+            hint_mapped(hint, block, new_size);
     }
     if (err != 0) {
         errno = err;

@@ -7,7 +7,7 @@
 # per broken link ("FAIL file:line: target: why") and fails if there is any.
 # Only ATX headings (#, ##, ...) are read; setext headings (a line of === or
 # --- under the text) are not used in this project.
-cmake_minimum_required(VERSION 3.10)
+cmake_minimum_required(VERSION 3.14...3.25)
 if(NOT ROOT)
   message(FATAL_ERROR "usage: cmake -DROOT=<folder> [-DFILES=a.md;b.md] -P check_links.cmake")
 endif()

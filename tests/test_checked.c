@@ -1,5 +1,7 @@
 /* The checked allocator: every misuse is reported and never reaches the
- * backing allocator, which here records each call it receives. */
+ * backing allocator, which here records each call it receives and checks
+ * that each names one of its blocks with exactly the length and alignment it
+ * was last given (any other forwarded call is a mismatch). */
 #include "check.h"
 #include "pagealloc.h"
 #include "support.h"
@@ -23,10 +25,19 @@ struct call {
     size_t len, align, new_len;
 };
 
+struct held {
+    void *ptr;
+    size_t len, align;
+};
+
 static struct recorder {
     struct call log[4096];
     size_t n;
-    bool fail_resize; /* resize and remap fail with ENOMEM */
+    bool fail_resize;   /* resize and remap fail with ENOMEM */
+    bool move_on_remap; /* remap always moves the block (a new one and a copy) */
+    struct held live[4096];
+    size_t n_live;
+    size_t mismatches; /* calls naming no block with exactly that length and alignment */
 } rec;
 
 static void record(char op, void *ptr, size_t len, size_t align, size_t new_len)
@@ -36,11 +47,23 @@ static void record(char op, void *ptr, size_t len, size_t align, size_t new_len)
     rec.n++;
 }
 
+/* The recorder's block [ptr, len, align] exactly, or NULL (a mismatch). */
+static struct held *held_exactly(void *ptr, size_t len, size_t align)
+{
+    for (size_t i = 0; i < rec.n_live; i++)
+        if (rec.live[i].ptr == ptr && rec.live[i].len == len && rec.live[i].align == align)
+            return &rec.live[i];
+    rec.mismatches++;
+    return NULL;
+}
+
 static void *rec_alloc(void *ctx, size_t len, size_t align)
 {
     (void)ctx;
     void *p = pagealloc_map(len, align);
     record('a', p, len, align, 0);
+    if (p != NULL && rec.n_live < sizeof rec.live / sizeof rec.live[0])
+        rec.live[rec.n_live++] = (struct held){p, len, align};
     return p;
 }
 
@@ -48,28 +71,48 @@ static bool rec_resize(void *ctx, void *ptr, size_t len, size_t align, size_t ne
 {
     (void)ctx;
     record('r', ptr, len, align, new_len);
+    struct held *h = held_exactly(ptr, len, align);
     if (rec.fail_resize) {
         errno = ENOMEM;
         return false;
     }
-    return pagealloc_realloc(ptr, len, align, new_len, false) != NULL;
+    bool done = pagealloc_realloc(ptr, len, align, new_len, false) != NULL;
+    if (done && h != NULL)
+        h->len = new_len;
+    return done;
 }
 
 static void *rec_remap(void *ctx, void *ptr, size_t len, size_t align, size_t new_len)
 {
     (void)ctx;
     record('m', ptr, len, align, new_len);
+    struct held *h = held_exactly(ptr, len, align);
     if (rec.fail_resize) {
         errno = ENOMEM;
         return NULL;
     }
-    return pagealloc_realloc(ptr, len, align, new_len, true);
+    void *q;
+    if (rec.move_on_remap) {
+        q = pagealloc_map(new_len, align);
+        if (q != NULL) {
+            memcpy(q, ptr, len < new_len ? len : new_len);
+            pagealloc_unmap(ptr, len);
+        }
+    } else {
+        q = pagealloc_realloc(ptr, len, align, new_len, true);
+    }
+    if (q != NULL && h != NULL)
+        *h = (struct held){q, new_len, align};
+    return q;
 }
 
 static void rec_free(void *ctx, void *ptr, size_t len, size_t align)
 {
     (void)ctx;
     record('f', ptr, len, align, 0);
+    struct held *h = held_exactly(ptr, len, align);
+    if (h != NULL)
+        *h = rec.live[--rec.n_live];
     pagealloc_unmap(ptr, len);
 }
 
@@ -146,7 +189,7 @@ static void good_calls_pass_through_unchanged(void)
     CHECK(rec.n == 4 && seen.n == 0);
     pagealloc_free(a, NULL, 0, 1); /* as the page allocator: nothing */
     CHECK(rec.n == 4 && seen.n == 0);
-    CHECK(pagealloc_checked_destroy(checker) == 0 && seen.n == 0);
+    CHECK(pagealloc_checked_destroy(checker) == 0 && seen.n == 0 && rec.mismatches == 0);
 }
 
 static void failed_allocations_leave_nothing_behind(void)
@@ -180,6 +223,60 @@ static void unknown_pointers_are_reported_and_not_passed_on(void)
     pagealloc_free(a, p, 2 * page, 1);
     CHECK(seen.n == 5 && last_call_is('f', p, 2 * page, 1));
     CHECK(pagealloc_checked_destroy(checker) == 0);
+}
+
+/* NULL is no block: address 0 also marks an empty slot of the table, whose
+ * stale length and alignment must not make it one. */
+static void a_resize_or_remap_of_null_is_an_unknown_pointer(void)
+{
+    pagealloc_allocator a = fresh();
+    /* A fresh table's empty slots read as length 0, alignment 0. */
+    CHECK_ERRNO(!pagealloc_resize(a, NULL, 0, 0, page), EINVAL);
+    CHECK(reported(0, PAGEALLOC_MISUSE_UNKNOWN_POINTER, "resize", NULL, 0, 0, 0, 0));
+    CHECK_ERRNO(pagealloc_remap(a, NULL, 0, 0, page) == NULL, EINVAL);
+    CHECK(reported(1, PAGEALLOC_MISUSE_UNKNOWN_POINTER, "remap", NULL, 0, 0, 0, 0));
+    CHECK_ERRNO(pagealloc_remap(a, NULL, page, 1, 2 * page) == NULL, EINVAL);
+    CHECK(reported(2, PAGEALLOC_MISUSE_UNKNOWN_POINTER, "remap", NULL, page, 1, 0, 0));
+    /* Slots a freed block left: many of them, so that NULL's slot is one. */
+    static void *p[150];
+    for (int i = 0; i < 150; i++)
+        p[i] = pagealloc_alloc(a, page + 10, 1);
+    for (int i = 0; i < 150; i++)
+        pagealloc_free(a, p[i], page + 10, 1);
+    size_t calls = rec.n;
+    CHECK_ERRNO(!pagealloc_resize(a, NULL, page + 10, 1, page), EINVAL);
+    CHECK(reported(3, PAGEALLOC_MISUSE_UNKNOWN_POINTER, "resize", NULL, page + 10, 1, 0, 0));
+    CHECK_ERRNO(pagealloc_remap(a, NULL, page + 10, 1, page) == NULL, EINVAL);
+    CHECK(reported(4, PAGEALLOC_MISUSE_UNKNOWN_POINTER, "remap", NULL, page + 10, 1, 0, 0));
+    CHECK(rec.n == calls && rec.mismatches == 0); /* the backing saw none of them */
+    /* The table is still whole. */
+    void *q = pagealloc_alloc(a, page, 1);
+    pagealloc_free(a, q, page, 1);
+    CHECK(seen.n == 5 && last_call_is('f', q, page, 1));
+    CHECK(pagealloc_checked_destroy(checker) == 0 && seen.n == 5);
+}
+
+/* Lengths that are not whole pages reach the backing allocator as given, on
+ * every path: alloc, resize, remap, free, and the free of a leak. */
+static void the_backing_allocator_gets_the_exact_lengths_and_alignments(void)
+{
+    pagealloc_allocator a = fresh();
+    unsigned char *p = pagealloc_alloc(a, 3 * page + 5, 64);
+    CHECK(p != NULL && last_call_is('a', p, 3 * page + 5, 64));
+    CHECK(pagealloc_resize(a, p, 3 * page + 5, 64, page + 1));
+    CHECK(last_call_is('r', p, 3 * page + 5, 64) && rec.log[rec.n - 1].new_len == page + 1);
+    CHECK(pagealloc_resize(a, p, page + 1, 64, 2 * page - 3));
+    CHECK(last_call_is('r', p, page + 1, 64) && rec.log[rec.n - 1].new_len == 2 * page - 3);
+    rec.move_on_remap = true;
+    unsigned char *q = pagealloc_remap(a, p, 2 * page - 3, 64, 5 * page - 7);
+    CHECK(q != NULL && last_call_is('m', p, 2 * page - 3, 64));
+    CHECK(rec.log[rec.n - 1].new_len == 5 * page - 7);
+    pagealloc_free(a, q, 5 * page - 7, 64);
+    CHECK(last_call_is('f', q, 5 * page - 7, 64));
+    unsigned char *leak = pagealloc_alloc(a, 2 * page + 7, 128);
+    CHECK(pagealloc_checked_destroy(checker) == 1);
+    CHECK(last_call_is('f', leak, 2 * page + 7, 128));
+    CHECK(rec.mismatches == 0 && rec.n_live == 0);
 }
 
 static void a_second_free_is_a_double_free_naming_the_block(void)
@@ -284,29 +381,57 @@ static void a_failed_resize_keeps_the_old_length(void)
     CHECK(pagealloc_checked_destroy(checker) == 0);
 }
 
-/* After a move, the block lives at the new address only. */
+/* After a move, the block lives at the new address only: a backing
+ * allocator whose remap always moves. */
 static void remap_moves_the_block_in_the_table(void)
 {
     pagealloc_allocator a = fresh();
+    rec.move_on_remap = true;
+    unsigned char *p = pagealloc_alloc(a, page + 3, 1);
+    support_fill(p, page + 3, 8);
+    unsigned char *q = pagealloc_remap(a, p, page + 3, 1, 3 * page);
+    CHECK(q != NULL && q != p && last_call_is('m', p, page + 3, 1));
+    if (q == NULL)
+        return;
+    CHECK(support_has_pattern(q, page + 3, 8));
+    size_t calls = rec.n;
+    pagealloc_free(a, p, page + 3, 1);
+    CHECK(reported(0, PAGEALLOC_MISUSE_DOUBLE_FREE, "free", p, page + 3, 1, page + 3, 1));
+    CHECK_ERRNO(!pagealloc_resize(a, p, page + 3, 1, page), EINVAL);
+    CHECK(reported(1, PAGEALLOC_MISUSE_DOUBLE_FREE, "resize", p, page + 3, 1, page + 3, 1));
+    CHECK(rec.n == calls);
+    pagealloc_free(a, q, 3 * page, 1);
+    CHECK(seen.n == 2 && last_call_is('f', q, 3 * page, 1) && rec.mismatches == 0);
+    CHECK(pagealloc_checked_destroy(checker) == 0);
+}
+
+/* The same over the page allocator, with the block's growth blocked so that
+ * remap must move it where the system can move pages. */
+static void a_block_the_page_allocator_moved_is_a_double_free_at_its_old_address(void)
+{
+    memset(&seen, 0, sizeof seen);
+    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), 0, collect, NULL);
+    pagealloc_allocator a = pagealloc_checked_allocator(c);
     unsigned char *p = pagealloc_alloc(a, page, 1);
     unsigned char *after = p + page;
-    bool blocked = support_map_at(after, page);
+    bool mine = support_map_at(after, page);
+    CHECK(mine || support_range_mapped(after, page)); /* growth in place is blocked */
     unsigned char *q = pagealloc_remap(a, p, page, 1, 2 * page);
-    if (!blocked || q == NULL || q == p) {
-        CHECK(q != NULL || !support_can_move());
-        if (q != NULL)
-            pagealloc_free(a, q, 2 * page, 1);
-        else
-            pagealloc_free(a, p, page, 1);
-    } else {
+    if (support_can_move()) {
+        CHECK(q != NULL && q != p);
+    } else if (q == NULL) {
+        CHECK(errno == ENOMEM);
+        pagealloc_free(a, p, page, 1);
+    }
+    if (q != NULL && q != p) {
         pagealloc_free(a, p, page, 1);
         CHECK(reported(0, PAGEALLOC_MISUSE_DOUBLE_FREE, "free", p, page, 1, page, 1));
-        pagealloc_free(a, q, 2 * page, 1);
-        CHECK(seen.n == 1 && last_call_is('f', q, 2 * page, 1));
     }
-    if (blocked)
+    if (q != NULL)
+        pagealloc_free(a, q, 2 * page, 1);
+    if (mine)
         support_unmap(after, page);
-    CHECK(pagealloc_checked_destroy(checker) == 0);
+    CHECK(pagealloc_checked_destroy(c) == 0);
 }
 
 static void leaks_are_reported_counted_and_freed_at_destroy(void)
@@ -425,6 +550,12 @@ static void double_free_with_default_report(void)
     pagealloc_free(a, p, page, 1);
 }
 
+static void remap_of_null_with_default_report(void)
+{
+    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), 0, NULL, NULL);
+    pagealloc_remap(pagealloc_checked_allocator(c), NULL, 0, 0, page);
+}
+
 static void leak_with_default_report(void)
 {
     pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), 0, NULL, NULL);
@@ -443,6 +574,10 @@ static void the_default_report_prints_one_line_and_aborts_but_for_leaks(void)
     const char *nl = strchr(out, '\n');
     CHECK(nl != NULL && (nl[1] == '\0' || support_under_qemu()));
     fputs(out, stdout); /* the line docs/checked.md shows */
+    status = in_child(remap_of_null_with_default_report, out, sizeof out);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    const char *null_line = "pagealloc checked: unknown pointer: remap(0x0, len 0, alignment 0)\n";
+    CHECK(strncmp(out, null_line, strlen(null_line)) == 0);
     status = in_child(leak_with_default_report, out, sizeof out);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK(strncmp(out, "pagealloc checked: leak: destroy(0x", 35) == 0);
@@ -456,12 +591,15 @@ int main(void)
     RUN(good_calls_pass_through_unchanged);
     RUN(failed_allocations_leave_nothing_behind);
     RUN(unknown_pointers_are_reported_and_not_passed_on);
+    RUN(a_resize_or_remap_of_null_is_an_unknown_pointer);
+    RUN(the_backing_allocator_gets_the_exact_lengths_and_alignments);
     RUN(a_second_free_is_a_double_free_naming_the_block);
     RUN(a_double_free_the_history_forgot_is_an_unknown_pointer);
     RUN(wrong_lengths_are_reported_and_the_block_kept);
     RUN(wrong_alignments_are_reported_and_the_block_kept);
     RUN(a_failed_resize_keeps_the_old_length);
     RUN(remap_moves_the_block_in_the_table);
+    RUN(a_block_the_page_allocator_moved_is_a_double_free_at_its_old_address);
     RUN(leaks_are_reported_counted_and_freed_at_destroy);
     RUN(many_blocks_are_each_found_again);
     RUN(options_other_than_none_need_the_page_allocator);

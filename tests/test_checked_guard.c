@@ -101,6 +101,104 @@ static void growth_and_shrinking_keep_the_guards(void)
     CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
 }
 
+/* The reservation leaves room to grow up to the block's own length (header):
+ * growth to the end of that room keeps the back guard, a page more is
+ * refused by resize and moved by remap. */
+static void growth_to_the_end_of_the_room_keeps_the_back_guard(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = pagealloc_alloc(a, 4 * page, 1);
+    support_fill(p, 4 * page, 3);
+    CHECK(pagealloc_resize(a, p, 4 * page, 1, 8 * page));
+    CHECK(guarded_exactly(p, 8 * page) && support_has_pattern(p, 4 * page, 3));
+    CHECK_ERRNO(!pagealloc_resize(a, p, 8 * page, 1, 8 * page + 1), ENOMEM);
+    CHECK(guarded_exactly(p, 8 * page));
+    unsigned char *q = pagealloc_remap(a, p, 8 * page, 1, 8 * page + 1);
+    CHECK(q != NULL && q != p);
+    if (q == NULL)
+        return;
+    CHECK(support_has_pattern(q, 4 * page, 3) && guarded_exactly(q, 8 * page + 1));
+    pagealloc_free(a, q, 8 * page + 1, 1);
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* Each new page is committed, also when the growth is a single page (or a
+ * single byte over a page boundary), by resize and by remap. */
+static void growth_by_one_page_commits_that_page(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
+    unsigned char *p = pagealloc_alloc(a, 4 * page, 1);
+    CHECK(pagealloc_resize(a, p, 4 * page, 1, page));
+    CHECK(pagealloc_resize(a, p, page, 1, 2 * page));
+    CHECK(!support_read_faults(p + page) && support_all_zero(p + page, page));
+    CHECK(guarded_exactly(p, 2 * page));
+    CHECK(pagealloc_resize(a, p, 2 * page, 1, 2 * page + 1));
+    CHECK(!support_read_faults(p + 2 * page) && guarded_exactly(p, 2 * page + 1));
+    CHECK(pagealloc_remap(a, p, 2 * page + 1, 1, 4 * page) == p);
+    CHECK(!support_read_faults(p + 3 * page) && guarded_exactly(p, 4 * page));
+    pagealloc_free(a, p, 4 * page, 1);
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* Pages the caller decommitted or made no-access: a shrink over them works
+ * (Windows refuses to protect reserved pages), and a remap that must copy
+ * refuses the block with ENOMEM rather than fault on them; a read-only page
+ * is copied. Each with guard pages, and with the quarantine alone (growth in
+ * place blocked by a neighbour). */
+static void blocks_with_unreadable_pages_shrink_and_are_never_copied(void)
+{
+    static const unsigned options[] = {PAGEALLOC_CHECK_GUARD,
+                                       PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE,
+                                       PAGEALLOC_CHECK_QUARANTINE};
+    size_t unit = support_granularity(), len = 4 * unit;
+    for (size_t k = 0; k < sizeof options / sizeof options[0]; k++) {
+        pagealloc_allocator a = make(options[k]);
+        bool guard = (options[k] & PAGEALLOC_CHECK_GUARD) != 0;
+        unsigned char *p = pagealloc_alloc(a, len, 1);
+        support_fill(p, len, 5);
+        CHECK(pagealloc_decommit(p + 2 * unit, 2 * unit));
+        CHECK(pagealloc_resize(a, p, len, 1, page));
+        CHECK(support_has_pattern(p, page, 5));
+        CHECK(!guard || guarded_exactly(p, page));
+        CHECK(!support_read_faults(p) && support_read_faults(p + page));
+        pagealloc_free(a, p, page, 1);
+        for (unsigned access = 0; access < 3; access++) {
+            p = pagealloc_alloc(a, len, 1);
+            support_fill(p, unit, 6);
+            support_fill(p + unit, unit, 7);
+            support_fill(p + 2 * unit, 2 * unit, 8);
+            bool mine = !guard && support_map_at(p + len, unit);
+            CHECK(guard || mine || support_range_mapped(p + len, unit));
+            CHECK(access == 0 ? pagealloc_decommit(p + unit, unit)
+                              : pagealloc_protect(p + unit, unit,
+                                                  access == 1 ? PAGEALLOC_NO_ACCESS
+                                                              : PAGEALLOC_READ));
+            size_t new_len = 64 * unit;
+            unsigned char *q = pagealloc_remap(a, p, len, 1, new_len);
+            if (access < 2) {
+                CHECK(q == NULL && errno == ENOMEM);
+                CHECK(support_has_pattern(p, unit, 6) && support_read_faults(p + unit));
+                CHECK(support_has_pattern(p + 2 * unit, 2 * unit, 8));
+                CHECK(!guard || guarded_exactly(p, len));
+                pagealloc_free(a, p, len, 1);
+            } else {
+                CHECK(q != NULL && q != p);
+                if (q != NULL) {
+                    CHECK(support_has_pattern(q, unit, 6));
+                    CHECK(support_has_pattern(q + unit, unit, 7));
+                    CHECK(support_has_pattern(q + 2 * unit, 2 * unit, 8));
+                    CHECK(support_all_zero(q + len, new_len - len));
+                    CHECK(!support_write_faults(q + unit)); /* copied into read-write pages */
+                    pagealloc_free(a, q, new_len, 1);
+                }
+            }
+            if (mine)
+                support_unmap(p + len, unit);
+        }
+        CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
+    }
+}
+
 /* Not inlined, and doing work after the call, so that its return address is
  * in this function. */
 #if defined(__GNUC__)
@@ -122,11 +220,9 @@ static void reports_name_the_allocating_stack(void)
     pagealloc_allocator a = make(PAGEALLOC_CHECK_GUARD);
     unsigned char *p = allocate_here(a);
     pagealloc_free(a, p, 2 * page, 1);
-    uintptr_t from = (uintptr_t)allocate_here;
-    bool found = false;
-    for (size_t i = 0; i < last.stack_depth && i < PAGEALLOC_CHECK_STACK_DEPTH; i++)
-        found = found || ((uintptr_t)last.stack[i] > from && (uintptr_t)last.stack[i] < from + 256);
-    CHECK(misuses == 1 && found == (last.stack_depth > 0));
+    uintptr_t from = (uintptr_t)allocate_here, first = (uintptr_t)last.stack[0];
+    /* The first frame is the call to alloc (not one inside the library). */
+    CHECK(misuses == 1 && last.stack_depth > 0 && first > from && first < from + 256);
     CHECK(PAGEALLOC_TEST_HAVE_STACK ? last.stack_depth > 1 : last.stack_depth == 1);
     pagealloc_free(a, p, page, 1);
     CHECK(pagealloc_checked_destroy(checker) == 0);
@@ -152,6 +248,9 @@ static void a_use_after_free_faults_under_quarantine(void)
     pagealloc_free(a, p, 8 * page, 1);
     CHECK(support_read_faults(p) && support_read_faults(p + 8 * page - 1));
     CHECK(support_write_faults(p + 3 * page));
+    /* Held reserved, not unmapped: no one else can map there. */
+    CHECK(held_no_access(p) && held_no_access(p + 7 * page));
+    CHECK(!support_map_at(p, page) && !support_map_at(p + 7 * page, page));
     size_t resident = support_resident_pages(p, 8 * page);
     CHECK(resident == 0 || resident == SIZE_MAX); /* the memory went back */
     /* Its addresses are not handed out again while it waits. */
@@ -174,6 +273,54 @@ static void a_block_moved_by_remap_faults_at_its_old_address(void)
     CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_DOUBLE_FREE);
     pagealloc_free(a, q, 100 * page, 1);
     CHECK(misuses == 1 && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* Without guard pages the block is copied too when it cannot grow in place,
+ * so that its old range stays in the quarantine rather than being unmapped
+ * by the page allocator's move. */
+static void a_block_moved_under_the_quarantine_alone_keeps_its_old_range_reserved(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_QUARANTINE);
+    size_t len = support_granularity();
+    unsigned char *p = pagealloc_alloc(a, len, 1);
+    support_fill(p, len, 7);
+    bool mine = support_map_at(p + len, len);
+    CHECK(mine || support_range_mapped(p + len, page)); /* growth in place is blocked */
+    unsigned char *q = pagealloc_remap(a, p, len, 1, 2 * len);
+    CHECK(q != NULL && q != p);
+    if (q != NULL) {
+        CHECK(support_has_pattern(q, len, 7) && support_all_zero(q + len, len));
+        CHECK(support_read_faults(p) && held_no_access(p) && held_no_access(p + len - page));
+        CHECK(!support_map_at(p, page));
+        pagealloc_free(a, p, len, 1);
+        CHECK(misuses == 1 && last.kind == PAGEALLOC_MISUSE_DOUBLE_FREE && last.block_len == len);
+        pagealloc_free(a, q, 2 * len, 1);
+    }
+    if (mine)
+        support_unmap(p + len, len);
+    CHECK(misuses == (q != NULL) && pagealloc_checked_destroy(checker) == 0);
+}
+
+/* A block larger than the whole budget is freed at once; the blocks already
+ * in the quarantine stay there. */
+static void a_block_over_the_quarantine_budget_leaves_the_others_quarantined(void)
+{
+    pagealloc_allocator a = make(PAGEALLOC_CHECK_QUARANTINE);
+    unsigned char *p = pagealloc_alloc(a, page, 1);
+    pagealloc_free(a, p, page, 1);
+    size_t big_len = PAGEALLOC_CHECK_QUARANTINE_BYTES + page;
+    unsigned char *big = pagealloc_alloc(a, big_len, 1);
+    if (big == NULL) {
+        check_skip("no room for a block over the quarantine's %zu bytes",
+                   (size_t)PAGEALLOC_CHECK_QUARANTINE_BYTES);
+    } else {
+        size_t before = pagealloc_stats().mapped_bytes;
+        pagealloc_free(a, big, big_len, 1);
+        CHECK(pagealloc_stats().mapped_bytes == before - big_len);
+        CHECK(support_range_unmapped(big, page) && support_range_unmapped(big + big_len - 1, 1));
+    }
+    CHECK(support_read_faults(p) && held_no_access(p) && !support_map_at(p, page));
+    CHECK(misuses == 0 && pagealloc_checked_destroy(checker) == 0);
 }
 
 /* The quarantine remembers more than the history: a second free long after
@@ -267,10 +414,15 @@ int main(void)
     page = pagealloc_page_size();
     RUN(guard_pages_sit_right_before_and_after_each_block);
     RUN(growth_and_shrinking_keep_the_guards);
+    RUN(growth_to_the_end_of_the_room_keeps_the_back_guard);
+    RUN(growth_by_one_page_commits_that_page);
+    RUN(blocks_with_unreadable_pages_shrink_and_are_never_copied);
     RUN(reports_name_the_allocating_stack);
     RUN(a_misuse_of_a_guarded_block_leaves_it_guarded);
     RUN(a_use_after_free_faults_under_quarantine);
     RUN(a_block_moved_by_remap_faults_at_its_old_address);
+    RUN(a_block_moved_under_the_quarantine_alone_keeps_its_old_range_reserved);
+    RUN(a_block_over_the_quarantine_budget_leaves_the_others_quarantined);
     RUN(a_quarantined_block_is_a_double_free_long_after);
     RUN(the_quarantine_keeps_to_its_limits_under_a_long_churn);
     RUN(destroy_empties_the_quarantine_and_frees_leaks);

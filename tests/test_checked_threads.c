@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-enum { THREADS = 8, OPS = 2000, SLOTS = 16 };
+enum { THREADS = 8, SLOTS = 16 };
 
 static pagealloc_allocator a;
 static _Atomic int reports[PAGEALLOC_MISUSE_LEAK + 1];
@@ -21,6 +21,7 @@ static void count(void *ctx, const struct pagealloc_misuse *m)
 }
 
 struct worker {
+    int ops;
     unsigned id, seed;
     int failures, wrong_lengths, unknown_pointers;
 };
@@ -31,7 +32,7 @@ static void *worker_main(void *arg)
     size_t page = pagealloc_page_size();
     unsigned char *ptr[SLOTS] = {0};
     size_t len[SLOTS] = {0};
-    for (int op = 0; op < OPS; op++) {
+    for (int op = 0; op < w->ops; op++) {
         unsigned r = support_rand(&w->seed);
         int s = (int)(r % SLOTS);
         unsigned tag = (unsigned)s * 31u + w->id;
@@ -74,9 +75,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
+/* ops calls per thread. */
+static void share_one_checker(unsigned options, int ops)
 {
-    pagealloc_checked *c = pagealloc_checked_create(pagealloc_page_allocator(), 0, count, NULL);
+    for (int k = 0; k <= PAGEALLOC_MISUSE_LEAK; k++)
+        atomic_store(&reports[k], 0);
+    pagealloc_checked *c =
+        pagealloc_checked_create(pagealloc_page_allocator(), options, count, NULL);
     CHECK(c != NULL);
     if (c == NULL)
         return;
@@ -85,6 +90,7 @@ static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
     struct worker w[THREADS] = {{0}};
     for (int i = 0; i < THREADS; i++) {
         w[i].id = (unsigned)i;
+        w[i].ops = ops;
         w[i].seed = (unsigned)support_seed_for((unsigned)i);
         CHECK(pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0);
     }
@@ -104,8 +110,22 @@ static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
     CHECK(pagealloc_stats().mapped_bytes == 0);
 }
 
+static void many_threads_share_one_checker_and_each_misuse_is_reported(void)
+{
+    share_one_checker(0, 2000);
+}
+
+/* With the options, remap's copies and the quarantine's evictions run in
+ * many threads at once too (fewer calls: each walks the stack and copies). */
+static void many_threads_share_one_guarded_or_quarantining_checker(void)
+{
+    share_one_checker(PAGEALLOC_CHECK_GUARD | PAGEALLOC_CHECK_QUARANTINE, 500);
+    share_one_checker(PAGEALLOC_CHECK_QUARANTINE, 500);
+}
+
 int main(void)
 {
     RUN(many_threads_share_one_checker_and_each_misuse_is_reported);
+    RUN(many_threads_share_one_guarded_or_quarantining_checker);
     return check_done();
 }

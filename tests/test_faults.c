@@ -500,6 +500,50 @@ static void a_refused_move_leaves_the_lost_target_alone(void)
     }
 }
 
+/* ---- A move refused part-way ------------------------------------------- */
+
+/*
+ * Since Linux 6.17 a same-size mremap onto a fixed address moves a range of
+ * several mappings one mapping at a time; refused part-way, it leaves the
+ * first ones at the target and fails. The fault model does the same
+ * (pa_fault_set_moved_mappings). Such a block must not be moved at all: the
+ * growth fails with ENOMEM and every page is where it was, in its state, with
+ * its bytes, whatever the kernel.
+ */
+static void a_block_of_several_mappings_is_never_moved_in_part(void)
+{
+    if (!support_can_move())
+        return;
+    unsigned char *p = pagealloc_mapx(4 * page, 1, PAGEALLOC_RESERVE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(pagealloc_commit(p, 2 * page));
+    support_fill(p, 2 * page, 12);
+    bool blocked = support_map_at(p + 4 * page, page);
+    CHECK(blocked);
+    pa_fault_set_moved_mappings(1);
+    const uint64_t counts[] = {1, UINT64_MAX};
+    for (int i = 0; i < 2; i++) {
+        pa_fault_arm(PA_SYS_REMAP, 1, counts[i], ENOMEM);
+        CHECK_ERRNO(pagealloc_realloc(p, 4 * page, 1, 16 * page, true) == NULL, ENOMEM);
+        pa_fault_disarm();
+        /* Touched under the fault handler first (a write check leaves 0xA5). */
+        bool whole = support_range_mapped(p, 4 * page) && !support_read_faults(p) &&
+                     !support_write_faults(p + page - 1);
+        CHECK(whole);
+        if (!whole)
+            break;
+        p[page - 1] = support_pattern(page - 1, 12);
+        CHECK(support_has_pattern(p, 2 * page, 12));
+        CHECK(support_read_faults(p + 2 * page) && support_read_faults(p + 3 * page));
+    }
+    pa_fault_set_moved_mappings(0);
+    pagealloc_unmap(p, 4 * page);
+    if (blocked)
+        support_unmap(p + 4 * page, page);
+}
+
 /* ---- Page states: reservations, commit, decommit, protect --------------- */
 
 /*
@@ -509,7 +553,7 @@ static void a_refused_move_leaves_the_lost_target_alone(void)
  * page protected: POSIX commits it), 'n' untouchable (reserved or no access). It runs after the first script, because its first reservation sets
  * the library's "pages may vary" latch for the rest of the process.
  */
-enum { STATE_PAGES = 24 };
+enum { STATE_PAGES = 1024 };
 
 struct sblock {
     unsigned char *p;
@@ -521,7 +565,7 @@ struct sblock {
 struct srun {
     int err;
     bool persistent;
-    struct sblock b[4];
+    struct sblock b[5];
     void *blocker[4];
     int blockers;
     int failed_ops;
@@ -674,8 +718,23 @@ static void states_script(struct srun *r)
     if (r->b[2].p != NULL && support_map_at(r->b[2].p + 2 * page, page))
         r->blocker[r->blockers++] = r->b[2].p + 2 * page;
     s_grow(r, 2, 8, true);
+    step("a block of several mappings does not move");
+    s_reserve(r, 3, 4, 1);
+    s_change(r, 3, 0, 2, 'w');
+    if (r->b[3].p != NULL && support_map_at(r->b[3].p + 4 * page, page))
+        r->blocker[r->blockers++] = r->b[3].p + 4 * page;
+    s_grow(r, 3, 8, true);
+    step("move a large block of one read-write mapping with its new size");
+    size_t huge = pagealloc_huge_page_size(), hp = huge / page;
+    if (hp != 0 && 2 * hp <= STATE_PAGES) {
+        s_reserve(r, 4, hp, 1);
+        s_change(r, 4, 0, hp, 'w');
+        if (r->b[4].p != NULL && support_map_at(r->b[4].p + huge, page))
+            r->blocker[r->blockers++] = r->b[4].p + huge;
+        s_grow(r, 4, 2 * hp, true);
+    }
     step("unmap");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         struct sblock *b = &r->b[i];
         uint64_t failures = pagealloc_stats().unmap_failures;
         if (b->p == NULL)
@@ -736,6 +795,26 @@ static void page_state_calls_fail_cleanly_at_every_system_call(void)
            worst);
 }
 
+/* Once a block may be huge-advised, growth of a block whose pages vary keeps
+ * mremap (which carries the advice) and makes the tail read-write after it:
+ * the script again, each call failed in turn, to reach those sites. Last: the
+ * latch stays set. Where the system has no huge pages the path is unreachable. */
+static void page_state_calls_fail_cleanly_once_a_block_was_huge_advised(void)
+{
+    if (pagealloc_huge_page_size() == 0)
+        return;
+    pagealloc_unmap(pagealloc_mapx(page, 1, PAGEALLOC_HUGE), page);
+    size_t leaked = 0;
+    uint64_t calls = states_run(UINT64_MAX, 1, ENOMEM, &leaked);
+    CHECK(leaked == 0);
+    for (uint64_t n = 1; n <= calls; n++) {
+        uint64_t seen = states_run(n, 1, ENOMEM, &leaked);
+        CHECK(leaked == 0);
+        if (seen > calls)
+            calls = seen;
+    }
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -746,7 +825,12 @@ int main(void)
     RUN(persistent_failure_fails_cleanly_from_every_call_on);
     RUN(a_fault_armed_for_one_kind_fails_only_that_kind);
     RUN(a_refused_move_leaves_the_lost_target_alone);
+    RUN(a_block_of_several_mappings_is_never_moved_in_part);
+    /* From here on an injected failure of a move leaves its first mapping
+     * moved, as Linux 6.17 does. */
+    pa_fault_set_moved_mappings(1);
     RUN(page_state_calls_fail_cleanly_at_every_system_call);
+    RUN(page_state_calls_fail_cleanly_once_a_block_was_huge_advised);
     printf("  %d injected failures at %d distinct call sites (code offsets from pagealloc_map:",
            injected_failures, n_sites);
     for (int i = 0; i < n_sites; i++)
@@ -754,8 +838,9 @@ int main(void)
     printf(")\n");
     /* Every site the script can reach on Linux (docs/reliability.md, How it
      * is tested); only qemu-user and valgrind reach the compare-and-unmap of
-     * map_exact. */
-    CHECK(n_sites >= MIN_SITES);
+     * map_exact, and only a system with huge pages the growth that keeps
+     * mremap once pages vary. */
+    CHECK(n_sites >= MIN_SITES - (pagealloc_huge_page_size() == 0));
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }

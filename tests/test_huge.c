@@ -334,6 +334,52 @@ static void huge_reservation_committed_and_written_is_backed_by_huge_pages(void)
     pagealloc_unmap(p, len);
 }
 
+/*
+ * Once pages may vary (here: after a reservation), growth must make the new
+ * pages read-write whatever the old ones are. A huge block that is one
+ * read-write mapping still grows in place by extending that mapping and
+ * moves with its new size, so its new part keeps the advice and fills with
+ * huge pages, as before pages vary. (Before, a move opened a fresh target
+ * read-write and moved the old pages onto it: the new part had no advice.)
+ * Runs last: the latch stays set for the process.
+ */
+static void huge_block_grown_or_moved_once_pages_vary_stays_huge(void)
+{
+    if (skipped(__func__, why_no_growth()))
+        return;
+    void *r = pagealloc_mapx(page, 1, PAGEALLOC_RESERVE); /* sets the latch */
+    CHECK(r != NULL);
+    pagealloc_unmap(r, page);
+    size_t len = test_len();
+    unsigned char *p = pagealloc_mapx(2 * len, 1, PAGEALLOC_HUGE);
+    CHECK(p != NULL && pagealloc_realloc(p, 2 * len, 1, len, false) == p);
+    if (p == NULL)
+        return;
+    memset(p, 1, len);
+    unsigned char *q = pagealloc_realloc(p, len, 1, 2 * len, false);
+    CHECK(q == p);
+    if (q != NULL) {
+        memset(q + len, 2, len);
+        CHECK(mostly_huge(q, 2 * len));
+        p = pagealloc_realloc(q, 2 * len, 1, len, false);
+        CHECK(p == q);
+    }
+    bool blocked = support_map_at(p + len, page);
+    q = pagealloc_realloc(p, len, 1, 2 * len, true);
+    CHECK(q != NULL && (q != p || !blocked));
+    if (q != NULL) {
+        memset(q + len, 3, len);
+        CHECK(mostly_huge(q, len));
+        CHECK(mostly_huge(q + len, len));
+        CHECK(q[0] == 1 && q[len - 1] == 1 && q[len] == 3);
+        pagealloc_unmap(q, 2 * len);
+    } else {
+        pagealloc_unmap(p, len);
+    }
+    if (blocked)
+        support_unmap(p + len, page);
+}
+
 static void huge_flag_with_unknown_bits_is_einval(void)
 {
     CHECK_ERRNO(pagealloc_mapx(page, 1, PAGEALLOC_HUGE | 0x100u) == NULL, EINVAL);
@@ -359,5 +405,6 @@ int main(void)
     RUN(huge_populate_is_backed_by_huge_pages_before_any_write);
     RUN(huge_reservation_committed_and_written_is_backed_by_huge_pages);
     RUN(huge_flag_with_unknown_bits_is_einval);
+    RUN(huge_block_grown_or_moved_once_pages_vary_stays_huge);
     return check_done();
 }

@@ -238,11 +238,54 @@ static void commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved
     CHECK(in_child(commit_refused));
 }
 
+/* Reserved pages given READ are committed but not writable, so not charged:
+ * within RLIMIT_DATA or far past it alike. Making them read-write takes the
+ * charge then, and past the limit protect fails with ENOMEM, the pages left
+ * read-only and zero. */
+static void protect_refused(void)
+{
+    size_t gib = (size_t)1 << 30, headroom = (size_t)64 << 20;
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = data_used() + headroom;
+    CHECK(setrlimit(RLIMIT_DATA, &lim) == 0);
+    unsigned char *p = pagealloc_mapx(gib, 1, PAGEALLOC_RESERVE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(pagealloc_protect(p, 4 * headroom, PAGEALLOC_READ));
+    CHECK_ERRNO(!pagealloc_protect(p, 4 * headroom, PAGEALLOC_READ | PAGEALLOC_WRITE), ENOMEM);
+    CHECK(!support_read_faults(p) && support_write_faults(p + headroom));
+    CHECK(support_all_zero(p, page) && support_all_zero(p + 4 * headroom - page, page));
+    /* Reserved pages made read-write directly: the same charge, the same refusal. */
+    CHECK_ERRNO(!pagealloc_protect(p + 4 * headroom, 2 * headroom,
+                                   PAGEALLOC_READ | PAGEALLOC_WRITE),
+                ENOMEM);
+    CHECK(support_read_faults(p + 4 * headroom));
+    /* Within the limit it works. */
+    CHECK(pagealloc_protect(p, headroom / 2, PAGEALLOC_READ | PAGEALLOC_WRITE));
+    CHECK(!support_write_faults(p) && !support_write_faults(p + headroom / 2 - 1));
+    pagealloc_unmap(p, gib);
+    CHECK(pagealloc_stats().mapped_bytes == 0);
+}
+
+/* The same limit in a child: a protect to read-write past RLIMIT_DATA fails
+ * with ENOMEM and the pages keep the access they had (valgrind: skipped, as
+ * for commit). */
+static void protect_to_read_write_fails_with_ENOMEM_under_RLIMIT_DATA(void)
+{
+    if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+        check_skip("under valgrind, which does not apply RLIMIT_DATA to mmap");
+        return;
+    }
+    CHECK(in_child(protect_refused));
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
     RUN(map_grow_and_move_fail_with_ENOMEM_under_RLIMIT_AS);
     RUN(map_and_grow_fail_with_ENOMEM_past_RLIMIT_MEMLOCK_under_mlockall);
     RUN(commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved);
+    RUN(protect_to_read_write_fails_with_ENOMEM_under_RLIMIT_DATA);
     return check_done();
 }

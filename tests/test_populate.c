@@ -197,6 +197,75 @@ static void populate_rejects_bad_input(void)
     pagealloc_unmap(p, 2 * page);
 }
 
+/*
+ * A range with pages that are not read-write: reserved, read-only, no
+ * access, and read-write pages followed by reserved ones. populate fails
+ * with EFAULT and writes nothing; before, the library took the kernel's
+ * EINVAL for a missing advice and wrote to each page itself, which killed
+ * the process, so on POSIX this runs in a child. Afterwards a read-write
+ * block is still populated whole.
+ */
+static void pages_not_read_write(void)
+{
+    size_t len = 8 * page;
+    unsigned char *r = pagealloc_mapx(len, 1, PAGEALLOC_RESERVE);
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(r != NULL && p != NULL);
+    if (r == NULL || p == NULL)
+        return;
+    CHECK_ERRNO(!pagealloc_populate(r, len), EFAULT);
+    CHECK(support_read_faults(r) && support_read_faults(r + len - 1));
+    CHECK_ERRNO(!pagealloc_populate(r, len), EFAULT);
+
+    support_fill(p, len, 5);
+    CHECK(pagealloc_protect(p, len, PAGEALLOC_READ));
+    CHECK_ERRNO(!pagealloc_populate(p, len), EFAULT);
+    CHECK(support_has_pattern(p, len, 5) && support_write_faults(p + len - 1));
+    CHECK(pagealloc_protect(p, len, PAGEALLOC_NO_ACCESS));
+    CHECK_ERRNO(!pagealloc_populate(p + page, page), EFAULT);
+    CHECK(pagealloc_protect(p, len, PAGEALLOC_READ | PAGEALLOC_WRITE));
+    CHECK(pagealloc_decommit(p + len / 2, len / 2));
+    CHECK_ERRNO(!pagealloc_populate(p, len), EFAULT);
+    CHECK(support_has_pattern(p, len / 2, 5) && support_read_faults(p + len / 2));
+    pagealloc_unmap(p, len);
+    pagealloc_unmap(r, len);
+
+    size_t big = (size_t)BLOCK_MIB << 20;
+    unsigned char *q = pagealloc_map(big, 1);
+    CHECK(q != NULL && pagealloc_populate(q, big));
+#ifndef _WIN32
+    if (q != NULL && residency_observable())
+        CHECK(resident_pages(q, big) == big / page);
+#endif
+    pagealloc_unmap(q, big);
+}
+
+static void populate_of_pages_not_read_write_fails_with_EFAULT_and_writes_nothing(void)
+{
+    const char *forced = getenv("PAGEALLOC_NO_POPULATE_WRITE");
+    if (support_under_qemu() && (forced == NULL || forced[0] != '1')) {
+        check_skip("qemu-user takes MADV_POPULATE_WRITE as a no-op that succeeds, "
+                   "on any range (test_populate_by_writing runs it)");
+        return;
+    }
+#ifdef _WIN32
+    pages_not_read_write();
+#else
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pages_not_read_write();
+        fflush(stdout);
+        _exit(check_failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (WIFSIGNALED(status))
+        printf("  the child died of signal %d\n", WTERMSIG(status));
+#endif
+}
+
 #if defined(__linux__)
 /* In a child whose address space is capped: a populated block that does not
  * fit fails with ENOMEM and leaves nothing mapped; one that fits is resident.
@@ -248,6 +317,7 @@ int main(void)
     RUN(populate_works_on_part_of_a_block_and_rounds_to_pages);
     RUN(mapx_populate_gives_a_resident_zero_block);
     RUN(populate_rejects_bad_input);
+    RUN(populate_of_pages_not_read_write_fails_with_EFAULT_and_writes_nothing);
 #if defined(__linux__)
     RUN(populate_under_rlimit_as);
 #endif

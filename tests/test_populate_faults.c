@@ -15,6 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifndef _WIN32
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
 static size_t page, huge;
 
 /* A block large enough to be advised where there are huge pages. */
@@ -150,6 +155,74 @@ static void every_call_of_a_huge_prefaulted_mapx_may_fail(void)
     printf("  %llu calls failed in turn, at %zu call sites\n", (unsigned long long)(n - 1), nsites);
 }
 
+/*
+ * EINVAL from MADV_POPULATE_WRITE means a page that is not read-write, or a
+ * kernel before 5.14. A fresh page of the library's own tells which, once;
+ * afterwards EINVAL is EFAULT, and the advice stays in use. A reserved range
+ * fails with EFAULT, whichever way the library prefaults, and nothing faults.
+ */
+static void populate_of_reserved_pages_is_EFAULT_and_keeps_the_advice(void)
+{
+    size_t len = 16 * page;
+    unsigned char *r = pagealloc_mapx(len, 1, PAGEALLOC_RESERVE);
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(r != NULL && p != NULL);
+    if (r == NULL || p == NULL)
+        return;
+    struct pagealloc_stats s0 = pagealloc_stats();
+    CHECK_ERRNO(!pagealloc_populate(r, len), EFAULT);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    CHECK_ERRNO(!pagealloc_populate(r, len), EFAULT);
+    struct pagealloc_stats s2 = pagealloc_stats();
+    CHECK(support_read_faults(r) && support_read_faults(r + len - 1));
+    /* The probe maps one page, once; later refusals cost one call. */
+    CHECK(s1.map_calls - s0.map_calls == (forced_writing() ? 0u : 1u));
+    CHECK(s2.map_calls == s1.map_calls && s2.populate_calls - s1.populate_calls <= 1);
+    if (!forced_writing()) {
+        /* The advice is still in use: an EINVAL from it is taken as EFAULT,
+         * not as a missing advice to write each page instead. */
+        pa_fault_arm(PA_SYS_POPULATE, 1, 1, EINVAL);
+        CHECK_ERRNO(!pagealloc_populate(p, len), EFAULT);
+        pa_fault_disarm();
+        CHECK(pa_fault_seen() == 1);
+    }
+    struct pagealloc_stats s3 = pagealloc_stats();
+    CHECK(pagealloc_populate(p, len));
+    CHECK(pagealloc_stats().populate_calls - s3.populate_calls == 1);
+    CHECK(support_all_zero(p, len));
+    pagealloc_unmap(p, len);
+    pagealloc_unmap(r, len);
+}
+
+/* Runs fn in a child process where there are processes (the probe's answer,
+ * which fn learns, stays there; so does a fault that would end the process):
+ * true when it exited with no failed check. Elsewhere runs it here. */
+static bool in_child(void (*fn)(void))
+{
+#ifdef _WIN32
+    int before = check_failures;
+    fn();
+    return check_failures == before;
+#else
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn();
+        fflush(stdout);
+        _exit(check_failures == 0 ? 0 : 1);
+    }
+    int status = 0;
+    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+           WEXITSTATUS(status) == 0;
+#endif
+}
+
+static void populate_of_reserved_pages_is_EFAULT_and_keeps_the_advice_in_a_child(void)
+{
+    CHECK(in_child(populate_of_reserved_pages_is_EFAULT_and_keeps_the_advice));
+}
+
 /* Last: after the probe the process keeps writing each page. */
 static void unknown_prefault_advice_falls_back_to_writing_each_page(void)
 {
@@ -159,10 +232,11 @@ static void unknown_prefault_advice_falls_back_to_writing_each_page(void)
     if (p == NULL)
         return;
     p[0] = 4;
-    /* A kernel before 5.14 answers MADV_POPULATE_WRITE with EINVAL; where
-     * the library writes each page, the failed call is that pass. */
+    /* A kernel before 5.14 answers MADV_POPULATE_WRITE with EINVAL, on the
+     * caller's range and on the library's probe page alike; where the library
+     * writes each page, the first failed call is that pass. */
     struct pagealloc_stats s0 = pagealloc_stats();
-    pa_fault_arm(PA_SYS_POPULATE, 1, 1, EINVAL);
+    pa_fault_arm(PA_SYS_POPULATE, 1, 2, EINVAL);
     bool ok = pagealloc_populate(p, len);
     pa_fault_disarm();
     struct pagealloc_stats s1 = pagealloc_stats();
@@ -171,7 +245,8 @@ static void unknown_prefault_advice_falls_back_to_writing_each_page(void)
         CHECK(s1.populate_calls - s0.populate_calls == 1);
     } else {
         CHECK(ok);
-        CHECK(s1.populate_calls - s0.populate_calls == 2); /* the advice, then the pass */
+        /* the advice, the probe's advice, then the pass */
+        CHECK(s1.populate_calls - s0.populate_calls == 3);
     }
     /* From now on one call, the writing pass: failing it fails populate. */
     pa_fault_arm(PA_SYS_POPULATE, 1, 1, ENOMEM);
@@ -191,6 +266,7 @@ int main(void)
     RUN(failed_prefault_in_mapx_gives_the_block_back);
     RUN(failed_populate_keeps_every_byte);
     RUN(every_call_of_a_huge_prefaulted_mapx_may_fail);
+    RUN(populate_of_reserved_pages_is_EFAULT_and_keeps_the_advice_in_a_child);
     RUN(unknown_prefault_advice_falls_back_to_writing_each_page);
     return check_done();
 }

@@ -3,6 +3,7 @@
  * Each state is checked two ways: by touching the pages (a fault handler)
  * and by asking the system (/proc/self/maps and mincore, or VirtualQuery).
  */
+#define _GNU_SOURCE
 #include "check.h"
 #include "pagealloc.h"
 #include "support.h"
@@ -11,6 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__linux__)
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CLEAR_CACHE(p, len) __builtin___clear_cache((char *)(p), (char *)(p) + (len))
@@ -531,6 +540,103 @@ static void shrink(const enum state *st)
     CHECK(support_range_unmapped(p, NEW * page));
 }
 
+/*
+ * Registers [p, p + len) with a new userfaultfd (missing pages, faults from
+ * user space only, which needs no privilege) and returns it, or -1 with
+ * *why set when the system will not. Registering splits the mapping there.
+ */
+static int register_userfaultfd(void *p, size_t len, const char **why)
+{
+#if defined(__linux__) && defined(SYS_userfaultfd) && defined(UFFD_USER_MODE_ONLY)
+    static char reason[160];
+    *why = reason;
+    char sysctl[16] = "?";
+    FILE *f = fopen("/proc/sys/vm/unprivileged_userfaultfd", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%15s", sysctl) != 1)
+            sysctl[0] = '\0';
+        fclose(f);
+    }
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+    if (fd < 0) {
+        snprintf(reason, sizeof reason,
+                 "userfaultfd refused (errno %d; vm.unprivileged_userfaultfd is %s)", errno, sysctl);
+        return -1;
+    }
+    struct uffdio_api api = {.api = UFFD_API};
+    struct uffdio_register reg = {.range = {(uintptr_t)p, len},
+                                  .mode = UFFDIO_REGISTER_MODE_MISSING};
+    if (ioctl(fd, UFFDIO_API, &api) != 0 || ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
+        snprintf(reason, sizeof reason, "userfaultfd registration refused (errno %d)", errno);
+        close(fd);
+        return -1;
+    }
+    return fd;
+#else
+    (void)p, (void)len;
+    *why = "no userfaultfd here";
+    return -1;
+#endif
+}
+
+static void close_userfaultfd(int fd)
+{
+#if defined(__linux__)
+    close(fd);
+#else
+    (void)fd;
+#endif
+}
+
+/*
+ * The kernel refuses to move a mapping registered with userfaultfd. Since
+ * Linux 6.17 it moves a range of several mappings one mapping at a time, so a
+ * move of a block whose third mapping is registered stops there, the first
+ * two already at the target. The library must not let that happen: the
+ * growth fails with ENOMEM and every page is where it was, in its state, with
+ * its bytes.
+ */
+static void a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole(void)
+{
+    static const enum state st[OLD] = {RW, RO, RW, RW};
+    if (!support_can_move()) {
+        check_skip("no move without copying here");
+        return;
+    }
+    unsigned char *p = pagealloc_mapx(OLD * page, 1, PAGEALLOC_RESERVE);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    set_states(p, st, 51);
+    const char *why = NULL;
+    int fd = register_userfaultfd(p + 2 * page, 2 * page, &why);
+    if (fd < 0) {
+        check_skip("%s", why);
+        pagealloc_unmap(p, OLD * page);
+        return;
+    }
+    bool taken = support_map_at(p + OLD * page, (NEW - OLD) * page);
+    CHECK(taken);
+    errno = 0;
+    unsigned char *q = pagealloc_realloc(p, OLD * page, 1, NEW * page, true);
+    CHECK(q == NULL && errno == ENOMEM);
+    if (q == NULL) {
+        /* Looked at by asking first: reading a page that went would fault. */
+        bool whole = support_range_mapped(p, OLD * page);
+        CHECK(whole);
+        CHECK(whole && has_states(p, st, 51));
+    } else {
+        CHECK(has_states(q, st, 51));
+    }
+    close_userfaultfd(fd);
+    if (q != NULL)
+        pagealloc_unmap(q, NEW * page);
+    else
+        pagealloc_unmap(p, OLD * page);
+    if (taken)
+        support_unmap(p + OLD * page, (NEW - OLD) * page);
+}
+
 static void a_shrink_gives_the_tail_back_whatever_its_state(void)
 {
     each_layout(shrink);
@@ -590,6 +696,7 @@ int main(void)
     RUN(unmap_releases_a_block_whatever_its_pages_states);
     RUN(growth_adds_read_write_pages_and_keeps_the_old_states);
     RUN(a_move_keeps_the_old_states_or_fails_with_the_block_untouched);
+    RUN(a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole);
     RUN(a_shrink_gives_the_tail_back_whatever_its_state);
     RUN(stats_count_protection_changes);
     RUN(reserve_commit_decommit_release_are_one_system_call_each);

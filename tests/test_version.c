@@ -1,6 +1,7 @@
 /* Versioning: the header's macros, the library's pagealloc_version() and the
- * version in CMakeLists.txt (passed in as PAGEALLOC_TEST_PROJECT_VERSION) are
- * one version. Linked with the shared library, the one a program loads. */
+ * CMake project's version, which CMakeLists.txt reads from
+ * include/pagealloc_version.h (passed in as PAGEALLOC_TEST_PROJECT_VERSION),
+ * are one version. Linked with the shared library, the one a program loads. */
 #include "check.h"
 #include "pagealloc.h"
 

@@ -10,7 +10,7 @@ rm -rf build-install-windows build-install-windows-consumer
 cmake -S . -B build-install-windows -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-mingw-w64.cmake \
     -DCMAKE_INSTALL_PREFIX="$prefix" -DPAGEALLOC_BUILD_TESTS=OFF >build-install-windows.log 2>&1 &&
     cmake --build build-install-windows --parallel >>build-install-windows.log 2>&1 &&
-    cmake --install build-install-windows >>build-install-windows.log 2>&1 ||
+    cmake --build build-install-windows --target install >>build-install-windows.log 2>&1 ||
     { cat build-install-windows.log; exit 1; }
 # pkg-config for the cross target: only the prefix's .pc files, none of the host's.
 PKG_CONFIG_LIBDIR="$prefix/lib/pkgconfig" PKG_CONFIG_PATH="" WINEPATH="$prefix/bin" \

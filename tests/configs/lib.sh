@@ -68,7 +68,7 @@ build_and_test() {
         { cat "$dir.configure.log"; exit 1; }
     cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
     grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
-    ctest --test-dir "$dir" --output-on-failure --timeout 600 -j 2 ${ctest_args:-}
+    (cd "$dir" && ctest --output-on-failure --timeout 600 -j 2 ${ctest_args:-})
     ctest_rc=$?
     skip_reasons "$dir/Testing/Temporary/LastTest.log"
     return $ctest_rc

@@ -12,7 +12,7 @@ rm -rf "$dir"
 cmake -S . -B "$dir" -DCMAKE_INSTALL_PREFIX="$PWD/$dir/prefix" -DPAGEALLOC_BUILD_TESTS=OFF \
     -DPAGEALLOC_BUILD_BENCH=OFF >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; exit 1; }
 cmake --build "$dir" >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
-cmake --install "$dir" >/dev/null || exit 1
+cmake --build "$dir" --target install >/dev/null || exit 1
 # makewhatis is in /usr/sbin, which a user's PATH may lack.
 PATH=$PATH:/usr/sbin:/sbin makewhatis "$man" || exit 1
 passed=0 failed=0

@@ -19,7 +19,7 @@ check() {
     if eval "$2" >/dev/null 2>&1; then passed=$((passed + 1)); echo "ok   $1"
     else failed=$((failed + 1)); echo "FAIL $1"; fi
 }
-version=$(sed -n 's/^#define PAGEALLOC_VERSION_STRING "\(.*\)"/\1/p' "$dir/include/pagealloc_version.h")
+version=$(sed -n 's/^#define PAGEALLOC_VERSION_STRING "\(.*\)"/\1/p' include/pagealloc_version.h)
 check "deb is libpagealloc-dev $version" "[ \"\$(dpkg-deb -f $deb Package Version)\" = \"Package: libpagealloc-dev
 Version: $version\" ]"
 dpkg -c "$deb" >"$dir/deb.list" && tar tzf "$tgz" >"$dir/tgz.list" || exit 1
