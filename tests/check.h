@@ -42,7 +42,9 @@ static int check_skips;
  * printf's format, and counts a skip; the test then returns (or goes on with
  * the checks it can make). A program with a skip and no failure exits with
  * CHECK_SKIP_CODE: what did not run is never reported as passing. */
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+__attribute__((format(gnu_printf, 1, 2))) /* mingw's stdio here is the C99 one */
+#elif defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
 static inline void check_skip(const char *why, ...)
