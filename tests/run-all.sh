@@ -2,12 +2,14 @@
 # `make test`: runs the suite in every configuration under tests/configs/,
 # one build folder each, and ends with the summed CTest counts. A configuration
 # whose tools are missing says so, with the line that installs them, and is
-# counted as skipped; CI (.ci/run) installs them all.
+# counted as skipped; CI (.ci/run) installs them all. A test that skipped
+# (exit 77, CTest's "Skipped") is counted apart from those that passed, and
+# named.
 # PAGEALLOC_CONFIGS="native man ..." runs only the configurations named.
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p build-logs
-passed=0 failed=0 ran="" skipped="" broken=""
+passed=0 failed=0 tests_skipped=0 skipped_tests="" ran="" skipped="" broken=""
 for cfg in tests/configs/*.sh; do
     name=$(basename "$cfg" .sh)
     [ "$name" = lib ] && continue
@@ -24,8 +26,15 @@ for cfg in tests/configs/*.sh; do
     if [ -n "$summary" ]; then
         f=$(echo "$summary" | sed -E 's/.*passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
         n=$(echo "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')
-        passed=$((passed + n - f))
+        # CTest counts a skipped test among the passed ones and lists it under
+        # "The following tests did not run:" as "N - name (Skipped)".
+        s=$(grep -E '^[[:space:]]+[0-9]+ - .* \((Skipped|Disabled)\)$' "$log" |
+            sed -E 's/^[[:space:]]+[0-9]+ - (.*) \((Skipped|Disabled)\)$/\1/')
+        for t in $s; do skipped_tests="$skipped_tests $name/$t"; done
+        s=$(echo $s | wc -w)
+        passed=$((passed + n - f - s))
         failed=$((failed + f))
+        tests_skipped=$((tests_skipped + s))
     fi
     if [ "$rc" != 0 ]; then
         broken="$broken $name"
@@ -38,7 +47,8 @@ echo
 echo "configurations run:${ran:- none}"
 [ -z "$skipped" ] || echo "configurations skipped (tools missing, see above):$skipped"
 [ -z "$broken" ] || echo "configurations FAILED:$broken"
-echo "total: $passed passed, $failed failed"
+[ -z "$skipped_tests" ] || echo "tests skipped (why: in the configuration's log):$skipped_tests"
+echo "total: $passed passed, $failed failed, $tests_skipped skipped"
 # CI installs every tool (.ci/run), so there a skipped configuration is a
 # broken install step, not a missing option: PAGEALLOC_REQUIRE_ALL=1 fails it.
 if [ -n "$skipped" ] && [ "${PAGEALLOC_REQUIRE_ALL:-0}" = 1 ]; then

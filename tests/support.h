@@ -3,9 +3,13 @@
 #ifndef PAGEALLOC_TEST_SUPPORT_H
 #define PAGEALLOC_TEST_SUPPORT_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 /* The page size as the system reports it, not as the library does. */
 size_t support_page_size(void);
@@ -110,8 +114,57 @@ int support_page_access(const void *p);
  * mincore fails on PROT_NONE pages). */
 size_t support_resident_pages(const void *p, size_t len);
 
+/* ---- Random choices that a run can repeat ------------------------------ */
+
+/*
+ * The seed of this run's random choices: PAGEALLOC_TEST_SEED from the
+ * environment (decimal, or hex with 0x) when set, else one from the clock and
+ * the address space's layout, so that each run tries other choices. The first
+ * call prints it ("seed: N"); a failing run's output thus names the seed that
+ * repeats its choices (threads still interleave their own way). Call it, or
+ * support_seed_for, from the main thread before starting others.
+ */
+static inline uint64_t support_seed(void)
+{
+    static uint64_t seed;
+    static bool chosen;
+    if (!chosen) {
+        const char *env = getenv("PAGEALLOC_TEST_SEED");
+        char *end = NULL;
+        bool given = env != NULL && *env != '\0';
+        if (given) {
+            seed = (uint64_t)strtoull(env, &end, 0);
+            if (*end != '\0') {
+                printf("PAGEALLOC_TEST_SEED=%s is not a number: using the clock\n", env);
+                given = false;
+            }
+        }
+        if (!given)
+            seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&chosen ^
+                   (uint64_t)clock();
+        chosen = true;
+        if (given)
+            printf("seed: %" PRIu64 " (from PAGEALLOC_TEST_SEED)\n", seed);
+        else
+            printf("seed: %" PRIu64 " (PAGEALLOC_TEST_SEED=%" PRIu64 " repeats it)\n", seed, seed);
+        fflush(stdout);
+    }
+    return seed;
+}
+
+/* A state for the generator of thread (or stream) i, from the run's seed:
+ * different for each i, never 0 (splitmix64's mix). */
+static inline uint64_t support_seed_for(unsigned i)
+{
+    uint64_t z = support_seed() + 0x9e3779b97f4a7c15ull * ((uint64_t)i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return z != 0 ? z : 1;
+}
+
 /* A small pseudo-random generator for the threaded tests: each thread keeps
- * its own state, so runs repeat from their seeds. */
+ * its own state (from support_seed_for), so runs repeat from their seed. */
 static inline unsigned support_rand(unsigned *state)
 {
     *state = *state * 1103515245u + 12345u;

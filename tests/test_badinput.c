@@ -100,7 +100,7 @@ static void huge_alignment_is_ENOMEM_unless_it_fits(void)
         /* TSan's mmap turns a MAP_FIXED_NOREPLACE address outside its own
          * ranges (a 1 TiB multiple can be) into address 0 and keeps the flag:
          * run as root the kernel maps page 0 and TSan aborts, now and then. */
-        printf("  1 TiB alignment skipped under TSan\n");
+        check_skip("the 1 TiB alignment, under TSan");
         held_block_is_untouched();
         return;
     }

@@ -311,8 +311,8 @@ static void a_block_over_the_quarantine_budget_leaves_the_others_quarantined(voi
     size_t big_len = PAGEALLOC_CHECK_QUARANTINE_BYTES + page;
     unsigned char *big = pagealloc_alloc(a, big_len, 1);
     if (big == NULL) {
-        printf("skipped: no room for a block over the quarantine's %zu bytes\n",
-               (size_t)PAGEALLOC_CHECK_QUARANTINE_BYTES);
+        check_skip("no room for a block over the quarantine's %zu bytes",
+                   (size_t)PAGEALLOC_CHECK_QUARANTINE_BYTES);
     } else {
         size_t before = pagealloc_stats().mapped_bytes;
         pagealloc_free(a, big, big_len, 1);

@@ -91,7 +91,7 @@ static void share_one_checker(unsigned options, int ops)
     for (int i = 0; i < THREADS; i++) {
         w[i].id = (unsigned)i;
         w[i].ops = ops;
-        w[i].seed = 0x9e3779b9u * (unsigned)(i + 1);
+        w[i].seed = (unsigned)support_seed_for((unsigned)i);
         CHECK(pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0);
     }
     int wrong_lengths = 0, unknown_pointers = 0;

@@ -95,8 +95,9 @@ static const char *why_no_huge_pages(void)
 
 static bool skipped(const char *test, const char *why)
 {
+    (void)test; /* RUN names it */
     if (why != NULL)
-        printf("skipped %s: %s\n", test, why);
+        check_skip("%s", why);
     return why != NULL;
 }
 

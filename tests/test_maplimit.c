@@ -190,11 +190,11 @@ static void refused_shrink_and_free_at_the_mapping_limit_fail_cleanly(void)
     if (SUPPORT_UNDER_TSAN || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
         /* valgrind keeps its own table of the client's mappings, with room
          * for fewer than vm.max_map_count. */
-        printf("  skipped under ThreadSanitizer or valgrind\n");
+        check_skip("under ThreadSanitizer or valgrind");
         return;
     }
     if (max <= 0 || max > 1000000) {
-        printf("  skipped: vm.max_map_count unreadable or too large (%ld)\n", max);
+        check_skip("vm.max_map_count unreadable or too large (%ld)", max);
         return;
     }
     fflush(stdout);
@@ -204,7 +204,7 @@ static void refused_shrink_and_free_at_the_mapping_limit_fail_cleanly(void)
     if (pid == 0) {
         at_the_mapping_limit(max);
         fflush(stdout);
-        _exit(check_failures == 0 ? 0 : 1);
+        check_exit(check_failures == 0 ? 0 : 1);
     }
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);

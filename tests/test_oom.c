@@ -109,7 +109,8 @@ static void out_of_address_space(void)
     CHECK(pagealloc_stats().mapped_bytes == 0);
 }
 
-/* Runs fn in a child process; true when it exited with no failed check. */
+/* Runs fn in a child process; true when it exited with no failed check (a
+ * child that skipped makes the caller skip too). */
 static bool in_child(void (*fn)(void))
 {
     fflush(stdout);
@@ -117,12 +118,17 @@ static bool in_child(void (*fn)(void))
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
+        check_failures = check_skips = 0; /* the child's own, not the parent's so far */
         fn();
         fflush(stdout);
-        _exit(check_failures == 0 ? 0 : 1);
+        check_exit(check_status());
     }
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == CHECK_SKIP_CODE) {
+        check_skip("in the child (why: above)");
+        return true;
+    }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -140,7 +146,7 @@ static void out_of_lockable_memory(void)
     /* The sanitizers' runtimes map memory of their own around each mmap, and
      * under them the locked-memory limit does not refuse these requests. */
     if (SUPPORT_UNDER_ASAN || SUPPORT_UNDER_TSAN || getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
-        printf("  skipped under a sanitizer or valgrind\n");
+        check_skip("under a sanitizer or valgrind");
         return;
     }
     struct rlimit lim;
@@ -153,7 +159,7 @@ static void out_of_lockable_memory(void)
     if (geteuid() == 0)
         CHECK(setgid(65534) == 0 && setuid(65534) == 0);
     if (mlockall(MCL_FUTURE) != 0) {
-        printf("  skipped: mlockall(MCL_FUTURE) refused (errno %d)\n", errno);
+        check_skip("mlockall(MCL_FUTURE) refused (errno %d)", errno);
         return;
     }
     unsigned char *p = pagealloc_map(page, 1);
@@ -226,7 +232,7 @@ static void commit_refused(void)
 static void commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved(void)
 {
     if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
-        printf("  skipped under valgrind, which does not apply RLIMIT_DATA to mmap\n");
+        check_skip("under valgrind, which does not apply RLIMIT_DATA to mmap");
         return;
     }
     CHECK(in_child(commit_refused));
@@ -268,7 +274,7 @@ static void protect_refused(void)
 static void protect_to_read_write_fails_with_ENOMEM_under_RLIMIT_DATA(void)
 {
     if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
-        printf("  skipped under valgrind, which does not apply RLIMIT_DATA to mmap\n");
+        check_skip("under valgrind, which does not apply RLIMIT_DATA to mmap");
         return;
     }
     CHECK(in_child(protect_refused));

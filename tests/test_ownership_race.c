@@ -410,8 +410,8 @@ static void other_threads_blocks_survive_every_failure_path(void)
     huge_size = getenv("PAGEALLOC_RACE_INJECTED_ONLY") != NULL ? 0 : unaffordable_size();
     catch_faults();
     if (huge_size == 0 && !CAN_INJECT) {
-        printf("  skipped: no failure to drive (needs Linux with overcommit checks, or a "
-               "failure-injection build)\n");
+        check_skip("no failure to drive (needs Linux with overcommit checks, or a "
+                   "failure-injection build)");
         return;
     }
     const char *env = getenv("PAGEALLOC_RACE_SECONDS");
@@ -420,7 +420,7 @@ static void other_threads_blocks_survive_every_failure_path(void)
     struct driver d = {0, 0};
     pthread_t vt[VICTIMS], dt;
     for (int i = 0; i < VICTIMS; i++) {
-        v[i].rng = 0x2545f4914f6cdd1du * (uint64_t)(i + 1);
+        v[i].rng = support_seed_for((unsigned)i);
         v[i].blocks = 0;
         CHECK(pthread_create(&vt[i], NULL, victim, &v[i]) == 0);
     }

@@ -244,9 +244,8 @@ static void populate_of_pages_not_read_write_fails_with_EFAULT_and_writes_nothin
 {
     const char *forced = getenv("PAGEALLOC_NO_POPULATE_WRITE");
     if (support_under_qemu() && (forced == NULL || forced[0] != '1')) {
-        printf("skipped %s: qemu-user takes MADV_POPULATE_WRITE as a no-op that succeeds, "
-               "on any range (test_populate_by_writing runs it)\n",
-               __func__);
+        check_skip("qemu-user takes MADV_POPULATE_WRITE as a no-op that succeeds, "
+                   "on any range (test_populate_by_writing runs it)");
         return;
     }
 #ifdef _WIN32
@@ -276,7 +275,7 @@ static void populate_of_pages_not_read_write_fails_with_EFAULT_and_writes_nothin
 static void populate_under_rlimit_as(void)
 {
     if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL || support_under_qemu()) {
-        printf("skipped %s: setrlimit(RLIMIT_AS) applies to the emulator too\n", __func__);
+        check_skip("setrlimit(RLIMIT_AS) applies to the emulator too");
         return;
     }
     fflush(stdout);
@@ -291,7 +290,7 @@ static void populate_under_rlimit_as(void)
         bad += support_mapped_bytes() != before;
         unsigned char *p = pagealloc_mapx((size_t)16 << 20, 1, PAGEALLOC_POPULATE);
         bad += p == NULL || resident_pages(p, (size_t)16 << 20) != ((size_t)16 << 20) / page;
-        _exit(bad);
+        check_exit(bad);
     }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);

@@ -43,7 +43,7 @@ static bool forced_writing(void)
 static void failed_advice_leaves_an_ordinary_block(void)
 {
     if (huge == 0) {
-        printf("skipped %s: no huge pages here, so no advice\n", __func__);
+        check_skip("no huge pages here, so no advice");
         return;
     }
     size_t len = block_len();

@@ -289,13 +289,13 @@ static void code_written_then_made_read_exec_runs(void)
         return;
     size_t n = return_42_code(p);
     if (n == 0) {
-        printf("skipped: no machine code for this processor\n");
+        check_skip("no machine code for this processor");
         pagealloc_unmap(p, page);
         return;
     }
     errno = 0;
     if (!pagealloc_protect(p, page, PAGEALLOC_READ | PAGEALLOC_EXEC)) {
-        printf("skipped: the system refuses read+exec pages (errno %d)\n", errno);
+        check_skip("the system refuses read+exec pages (errno %d)", errno);
         CHECK(errno == EACCES || errno == EPERM);
         CHECK(read_write(p, page)); /* a refusal changes nothing */
         pagealloc_unmap(p, page);
@@ -346,7 +346,7 @@ static size_t committed_as(void)
 static void reserving_64_GiB_commits_here_and_there_and_leaves_nothing(void)
 {
     if (sizeof(void *) < 8) {
-        printf("skipped: a 32-bit address space\n");
+        check_skip("a 32-bit address space");
         return;
     }
     size_t len = (size_t)64 << 30, step = (size_t)1 << 30;
@@ -600,7 +600,7 @@ static void a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole(void)
 {
     static const enum state st[OLD] = {RW, RO, RW, RW};
     if (!support_can_move()) {
-        printf("skipped %s: no move without copying here\n", __func__);
+        check_skip("no move without copying here");
         return;
     }
     unsigned char *p = pagealloc_mapx(OLD * page, 1, PAGEALLOC_RESERVE);
@@ -611,7 +611,7 @@ static void a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole(void)
     const char *why = NULL;
     int fd = register_userfaultfd(p + 2 * page, 2 * page, &why);
     if (fd < 0) {
-        printf("skipped %s: %s\n", __func__, why);
+        check_skip("%s", why);
         pagealloc_unmap(p, OLD * page);
         return;
     }

@@ -172,7 +172,7 @@ static void threads_doing_random_operations_keep_their_blocks_intact(void)
     static struct worker w[MAX_THREADS];
     for (int i = 0; i < threads; i++) {
         w[i].id = (unsigned)i;
-        w[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1) ^ (uint64_t)time(NULL);
+        w[i].rng = support_seed_for((unsigned)i);
         w[i].seconds = seconds;
         CHECK(pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0);
     }

@@ -69,7 +69,7 @@ static void many_threads_map_resize_and_unmap_at_once(void)
     struct worker w[THREADS];
     for (int i = 0; i < THREADS; i++) {
         w[i].id = (unsigned)i;
-        w[i].seed = 0x9e3779b9u * (unsigned)(i + 1);
+        w[i].seed = (unsigned)support_seed_for((unsigned)i);
         w[i].failures = 0;
         CHECK(pthread_create(&tid[i], NULL, worker_main, &w[i]) == 0);
     }

@@ -1,6 +1,7 @@
 # The shadow-model fuzzer (fuzz/fuzz_ops.c) under libFuzzer with ASan and
 # UBSan, library included, for PAGEALLOC_FUZZ_SECONDS (default 60) from the
-# seed corpus in fuzz/corpus, run as a CTest test.
+# seed corpus in fuzz/corpus, run as a CTest test. libFuzzer prints its seed;
+# PAGEALLOC_TEST_SEED=N (below 2^32) gives it back.
 . tests/configs/lib.sh
 need clang "apt-get install -y clang libclang-rt-14-dev"
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n; }' |
@@ -11,4 +12,5 @@ fi
 build_and_test build-fuzz -DCMAKE_C_COMPILER=clang -DPAGEALLOC_BUILD_FUZZ=ON \
     -DPAGEALLOC_BUILD_TESTS=OFF -DPAGEALLOC_BUILD_BENCH=OFF \
     -DPAGEALLOC_FUZZ_SECONDS="${PAGEALLOC_FUZZ_SECONDS:-60}" \
+    -DPAGEALLOC_FUZZ_SEED="${PAGEALLOC_TEST_SEED:-0}" \
     -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"

@@ -59,7 +59,8 @@ wine_setup() {
 }
 
 # build_and_test DIR [cmake options...]: configures, builds and runs CTest
-# (with the extra CTest options in $ctest_args, if set).
+# (with the extra CTest options in $ctest_args, if set), then says why each
+# skipped test skipped.
 build_and_test() {
     dir=$1
     shift
@@ -68,4 +69,39 @@ build_and_test() {
     cmake --build "$dir" --parallel >"$dir.build.log" 2>&1 || { cat "$dir.build.log"; exit 1; }
     grep -i 'warning' "$dir.build.log" && { echo "compiler warnings in $dir"; exit 1; }
     (cd "$dir" && ctest --output-on-failure --timeout 600 -j 2 ${ctest_args:-})
+    ctest_rc=$?
+    skip_reasons "$dir/Testing/Temporary/LastTest.log"
+    return $ctest_rc
+}
+
+# skip_reasons LOG: from CTest's log of every test's output, one line per
+# check_skip (tests/check.h) of the last run: "skipped: PROGRAM/TEST: why".
+# --output-on-failure shows nothing of a test that skipped.
+skip_reasons() {
+    [ -f "$1" ] || return 0
+    awk '/^[0-9]+\/[0-9]+ Test: / { prog = $3; why = "" }
+        /^  skipped: / { sub(/^  skipped: /, ""); why = why == "" ? $0 : why "; " $0 }
+        /^skip / && why != "" { print "skipped: " prog "/" $2 ": " why; why = "" }' "$1"
+}
+
+# coverage_report DIR: gcovr's line and branch figures for src/ from the
+# counts in DIR, per file, on stdout; the lines and branches no test reaches,
+# per file, in DIR/coverage-lines.txt and DIR/coverage-branches.txt. One pass
+# of gcov over the counts (to DIR/coverage.json), then the reports from it.
+coverage_report() {
+    cdir=$1
+    gcovr --root . --filter src/ --exclude-unreachable-branches --object-directory "$cdir" \
+        --json "$cdir/coverage.json" "$cdir" >"$cdir.gcovr.log" 2>&1 ||
+        { cat "$cdir.gcovr.log"; return 1; }
+    gcovr --add-tracefile "$cdir/coverage.json" --txt "$cdir/coverage-lines.txt" &&
+        gcovr --add-tracefile "$cdir/coverage.json" --branches --txt "$cdir/coverage-branches.txt" &&
+        gcovr --add-tracefile "$cdir/coverage.json" --print-summary >"$cdir/coverage-summary.txt" ||
+        return 1
+    echo "coverage of src/ (what no test reaches, per file: $cdir/coverage-lines.txt," \
+        "$cdir/coverage-branches.txt):"
+    for kind in lines branches; do
+        awk -v k="$kind" '/^(src\/|TOTAL)/ { printf "  %-8s %-20s %5s of %5s  %s\n", k, $1, $3, $2, $4 }' \
+            "$cdir/coverage-$kind.txt"
+    done
+    grep -E '^(lines|functions|branches):' "$cdir/coverage-summary.txt"
 }
