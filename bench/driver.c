@@ -54,7 +54,7 @@ static const struct variant variants[] = {
      NULL},
     {"jemalloc+thp", "jemalloc", "MALLOC_CONF=thp:always", NULL},
     /* Room to grow: the placement before it, and the path without mremap. */
-    {"pagealloc-noroom", "pagealloc", "PAGEALLOC_NO_ROOM=1", NULL},
+    {"pagealloc-room", "pagealloc", "PAGEALLOC_ROOM=1", NULL},
     {"no-mremap", "pagealloc", "", "pagealloc_bench_nomremap"},
     {"no-mremap-noroom", "pagealloc", "PAGEALLOC_NO_ROOM=1", "pagealloc_bench_nomremap"},
 };
@@ -964,7 +964,7 @@ static void run_room_groups(void)
     /* counted workloads: with and without the room, with and without mremap */
     struct group *g = &room;
     *g = (struct group){.id = "room", .workload = "room", .reps = 3, .rows = 4};
-    static const char *const names[] = {"pagealloc", "pagealloc-noroom", "no-mremap",
+    static const char *const names[] = {"pagealloc-room", "pagealloc", "no-mremap",
                                         "no-mremap-noroom"};
     set_contenders(g, names, 4);
     static const char *const rows[] = {"fresh", "buffers", "buffers vary", "small"};
@@ -978,7 +978,7 @@ static void run_room_groups(void)
      * placement before it (the floor here) */
     g = &room_allocfree;
     *g = (struct group){.id = "room_allocfree", .workload = "allocfree", .reps = 21, .rows = 8};
-    static const char *const af_names[] = {"pagealloc-noroom", "pagealloc"};
+    static const char *const af_names[] = {"pagealloc", "pagealloc-room"};
     set_contenders(g, af_names, 2);
     for (int i = 0; i < 4; i++) {
         size_t len = (size_t)1 << (20 + 2 * i);
@@ -1017,11 +1017,13 @@ static void print_room_row(const char *what, int row, int f, double scale, const
 static void print_room_groups(void)
 {
     printf("\n### room to grow (counted; docs/address-hint.md)\n\n"
-           "`pagealloc` places a new block of 1 MiB or more 15 times its size below the hint "
-           "(room for four doublings in place); `-noroom` is the placement before that "
-           "(PAGEALLOC_NO_ROOM=1, every block right under the previous one); `no-mremap` is a "
-           "worker linked against the library built with PAGEALLOC_NO_MREMAP (the macOS and BSD "
-           "path: growth in place or a copy by the caller). Rows: `fresh`, 32 blocks of 1–16 MiB "
+           "Where pages cannot move (`no-mremap`, Windows) a new block of 1 MiB or more is "
+           "placed 15 times its size below the hint (room for four doublings in place); "
+           "`-noroom` is the placement without room (PAGEALLOC_NO_ROOM=1, every block right "
+           "under the previous one), which is the default where pages move (`pagealloc`, Linux "
+           "with mremap); `pagealloc-room` gives room there too (PAGEALLOC_ROOM=1). "
+           "`no-mremap` is a worker linked against the library built with PAGEALLOC_NO_MREMAP "
+           "(the macOS and BSD path: growth in place or a copy by the caller). Rows: `fresh`, 32 blocks of 1–16 MiB "
            "each doubled once in place (resize) with the earlier ones live; `buffers`, 8 "
            "buffers doubling in turn from 64 KiB to 64 MiB, every page written, through remap "
            "or, where it returns NULL, alloc + copy + free; `vary`, the same once pages may "
@@ -1045,11 +1047,12 @@ static void print_room_groups(void)
     print_room_row("8 buffers: address space held per live byte, worst round", 1, 6, 1, "×",
                    "≤ 2×");
     print_room_row("live 4 KiB blocks held", 3, 4, 1, "", "≥ 200,000");
-    printf("\nalloc + write one byte + free of the sizes that get room, against the placement "
-           "before it (µs per operation; smaller blocks take the same path as before):\n\n");
+    printf("\nalloc + write one byte + free of the sizes that get room, with room "
+           "(PAGEALLOC_ROOM=1) against the default where pages move, which leaves none (µs per "
+           "operation; smaller blocks take the same path either way):\n\n");
     print_table(&room_allocfree, "size", 1000);
-    printf("\nWorst ratio to the placement before: %.2f×.\n",
-           worst_ratio(&room_allocfree, find(&room_allocfree, "pagealloc")));
+    printf("\nWorst ratio of room to none: %.2f×.\n",
+           worst_ratio(&room_allocfree, find(&room_allocfree, "pagealloc-room")));
 }
 
 int main(int argc, char **argv)

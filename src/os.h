@@ -36,6 +36,11 @@
  * files themselves read the cached value, pagealloc_page_size(). */
 size_t pa_os_page_size(void);
 
+/* Whether pa_os_move can move a block's pages without copying them (Linux
+ * mremap). Where it can, a block that cannot grow in place moves in one call,
+ * and the portable code leaves new blocks no room to grow (pagealloc.c). */
+bool pa_os_moves_pages(void);
+
 /*
  * Maps `size` bytes of zeroed read-write memory at an address that is a
  * multiple of `align`. `ceiling` is the address hint (0 = none): a good place

@@ -318,6 +318,11 @@ size_t pa_os_page_size(void)
     return (size_t)sysconf(_SC_PAGESIZE);
 }
 
+bool pa_os_moves_pages(void)
+{
+    return have_mremap;
+}
+
 static int map_with(size_t size, size_t align, uintptr_t ceiling, int prot, void **out)
 {
     if (align == pagealloc_page_size()) {

@@ -325,6 +325,11 @@ size_t pa_os_page_size(void)
     return sys()->page;
 }
 
+bool pa_os_moves_pages(void)
+{
+    return false;
+}
+
 /*
  * Reserves whole granularity units and commits `size` of them. Just below the
  * hint first (an exact address: one reservation, whatever the alignment), else

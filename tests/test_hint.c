@@ -34,6 +34,31 @@ static void aligned_alloc_takes_one_system_call_in_the_steady_state(void)
     }
 }
 
+/* Room to grow (docs/address-hint.md) is left only where pages cannot move:
+ * with mremap a 4 MiB block goes right under the one before, as small ones
+ * do; without it (Windows, no-mremap builds) it leaves free address space
+ * above itself. The first block goes wherever the system puts it. */
+static void large_blocks_get_room_to_grow_only_where_pages_cannot_move(void)
+{
+    const size_t len = (size_t)4 << 20;
+    unsigned char *b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = pagealloc_map(len, 1);
+        CHECK(b[i] != NULL);
+        if (b[i] == NULL)
+            return;
+    }
+    /* (valgrind places mappings itself, low in the address space.) */
+    if (getenv("PAGEALLOC_UNDER_VALGRIND") == NULL) {
+        if (PAGEALLOC_TEST_CAN_MOVE)
+            CHECK(b[2] + len == b[1]);
+        else
+            CHECK(b[2] + len < b[1] && support_range_unmapped(b[2] + len, len));
+    }
+    for (int i = 0; i < 3; i++)
+        pagealloc_unmap(b[i], len);
+}
+
 /* Blocks kept alive go down the address space, below the stack and below one
  * another, never up towards the stack. */
 static void blocks_are_placed_downwards_away_from_the_stack(void)
@@ -107,6 +132,7 @@ int main(void)
 {
     page = pagealloc_page_size();
     RUN(aligned_alloc_takes_one_system_call_in_the_steady_state);
+    RUN(large_blocks_get_room_to_grow_only_where_pages_cannot_move);
     RUN(blocks_are_placed_downwards_away_from_the_stack);
     RUN(alloc_free_loop_reuses_one_range);
     RUN(map_succeeds_when_the_hinted_range_is_taken);

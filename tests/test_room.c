@@ -1,7 +1,10 @@
 /* Room to grow (docs/address-hint.md): a new block of 1 MiB or more is placed
  * with free address space above it, so that it grows in place where pages
- * cannot move (Windows, macOS, the BSDs, PAGEALLOC_NO_MREMAP) and in one
- * mremap on Linux, while small blocks still stack right under one another.
+ * cannot move (Windows, macOS, the BSDs, PAGEALLOC_NO_MREMAP), while small
+ * blocks still stack right under one another. Where pages move (Linux
+ * mremap) the library leaves no room by default; this test runs with
+ * PAGEALLOC_ROOM=1 (tests/CMakeLists.txt) so that the placement is checked
+ * there too (test_hint checks the default).
  * Counted, not timed; each test prints its counts. */
 #include "check.h"
 #include "pagealloc.h"
@@ -179,7 +182,12 @@ static void small_blocks_stack_right_under_one_another(void)
     if (under_valgrind())
         return;
     /* Windows reserves 64 KiB per block and keeps no such limit: fewer. */
-    const size_t n = support_granularity() == page ? 200000 : 20000;
+    size_t n = support_granularity() == page ? 200000 : 20000;
+    /* The issue's figure is for 4 KiB pages; with larger ones (qemu's 64 KiB)
+     * as many bytes, not blocks: 200,000 blocks of 64 KiB pass what qemu's
+     * address space holds. */
+    if (page > 16384)
+        n = n / (page / 4096);
     const size_t unit = support_granularity();
     unsigned char **b = pagealloc_map(n * sizeof *b, 1);
     CHECK(b != NULL);
