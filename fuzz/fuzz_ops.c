@@ -46,10 +46,16 @@ struct block {
     size_t align;
     unsigned seed;
     size_t valid;  /* bytes [0, valid) hold the pattern where content says so */
-    bool varied;   /* some page was ever not read-write */
+    bool varied;   /* some page was ever not read-write, or it moved once pages
+                      may vary (Linux: the moved pages and the new tail are then
+                      two mappings, and a block of several never moves again) */
     unsigned char access[MAX_BLOCK_PAGES];
     unsigned char content[MAX_BLOCK_PAGES];
 };
+
+/* The library's process-wide latch (pa_pages_may_vary): set by the first
+ * reservation, decommit or protect, the checker's options' included. */
+static bool pages_may_vary;
 
 struct range {
     unsigned char *p;
@@ -325,6 +331,7 @@ static void do_map(struct input *in, size_t slot, bool reserve)
     b->align = align;
     b->seed = byte(in);
     b->varied = reserve;
+    pages_may_vary = pages_may_vary || reserve;
     memset(b->access, reserve ? RESERVED : RW, sizeof b->access);
     memset(b->content, ZERO, sizeof b->content);
     note_range(p, len);
@@ -407,6 +414,7 @@ static void do_resize(struct input *in, size_t slot, unsigned kind)
     size_t keep = b->valid < new_len ? b->valid : new_len;
     bool moved = q != b->p;
     size_t old_pages = pages_of(b->len);
+    b->varied = b->varied || (moved && pages_may_vary);
     b->p = q;
     b->len = new_len;
     b->valid = keep;
@@ -467,6 +475,7 @@ static void do_state(struct input *in, size_t slot)
         *a = kind == 0 || kind == 4 ? RW : kind == 2 ? NONE : RO;
     }
     b->varied = b->varied || kind != 0;
+    pages_may_vary = pages_may_vary || kind != 0;
     check_access(slot, first, n);
     check_contents(slot);
     refresh(b, first, n);
@@ -718,6 +727,7 @@ static void c_resize(struct input *in, size_t slot, bool move)
         b->varied = false;
         note_checked(slot);
     } else if (moved) {
+        b->varied = b->varied || pages_may_vary;
         note_range(q, new_len);
     }
     check_access(slot, copied ? 0 : old_pages, pages_of(new_len) - (copied ? 0 : old_pages));
@@ -815,6 +825,7 @@ static void do_checked(struct input *in, unsigned op, size_t slot)
         options = choices[byte(in) % 4];
         checker = pagealloc_checked_create(pagealloc_page_allocator(), options, on_report, NULL);
         expect(checker != NULL, "checker not created", slot);
+        pages_may_vary = pages_may_vary || options != 0;
     }
     if (blocks[slot].p == NULL) {
         c_alloc(in, slot);

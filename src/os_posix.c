@@ -360,17 +360,12 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
     return sys_munmap(at(addr, new_size), old_size - new_size);
 }
 
-/* Set once a block was advised to use huge pages (pa_os_advise_huge). */
-static _Atomic bool advised_huge;
-
 /*
  * mremap gives the grown tail the access of the block's last pages and fails
  * with EFAULT on a block of several mappings (pages of mixed states). Once
- * pages may vary, growth maps the next range read-write instead: one call
- * where mremap needs an mprotect after it, and the kernel merges the new
- * mapping with the block's last one when their pages agree. Only once a block
- * may be advised does mremap stay (the mapping it extends keeps the advice),
- * the tail made read-write after it (or the growth undone).
+ * pages may vary, the tail is made read-write after it (or the growth
+ * undone), and a block of several mappings grows by mapping the next range.
+ * Without mremap growth always maps the next range read-write (one call).
  * *several says, when mremap was asked (*asked), whether it found the block
  * several mappings: the kernel checks that before anything else (RLIMIT_AS,
  * RLIMIT_DATA, the mlock limit and the free range after it all come later),
@@ -380,8 +375,11 @@ static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool 
 {
     char *tail = at(addr, old_size);
     size_t grow_by = new_size - old_size;
-    if (have_mremap &&
-        (!pa_pages_may_vary() || atomic_load_explicit(&advised_huge, memory_order_relaxed))) {
+    /* With mremap the block's own mapping grows (and keeps its huge-page
+     * advice): a range mapped after a block that mremap once moved would not
+     * merge with it (its page offset differs), and a block of two mappings
+     * can no longer move (pa_os_move). */
+    if (have_mremap) {
         if (sys_mremap(addr, old_size, new_size, 0, NULL) != MAP_FAILED) {
             int err = pa_pages_may_vary() ? sys_mprotect(tail, grow_by, PROT_READ | PROT_WRITE) : 0;
             if (err != 0 && sys_munmap(tail, grow_by) != 0)
@@ -639,8 +637,6 @@ size_t pa_os_huge_page_size(void)
 
 int pa_os_advise_huge(void *addr, size_t size)
 {
-    if (!atomic_load_explicit(&advised_huge, memory_order_relaxed))
-        atomic_store_explicit(&advised_huge, true, memory_order_relaxed);
     return sys_madvise(addr, size, MADV_HUGEPAGE);
 }
 #else
