@@ -47,8 +47,11 @@ struct block {
     unsigned seed;
     size_t valid;  /* bytes [0, valid) hold the pattern where content says so */
     bool varied;   /* some page was ever not read-write, or it moved once pages
-                      may vary (Linux: the moved pages and the new tail are then
-                      two mappings, and a block of several never moves again) */
+                      may vary where the system cannot describe a mapping
+                      (Linux before 6.11, qemu-user: the moved pages and the new
+                      tail are then two mappings, and a block of several never
+                      moves again); a block of one read-write mapping moves
+                      whole where it can (PROCMAP_QUERY) */
     unsigned char access[MAX_BLOCK_PAGES];
     unsigned char content[MAX_BLOCK_PAGES];
 };
@@ -56,6 +59,16 @@ struct block {
 /* The library's process-wide latch (pa_pages_may_vary): set by the first
  * reservation, decommit or protect, the checker's options' included. */
 static bool pages_may_vary;
+
+/* Whether a move now leaves a block of read-write pages two mappings: once
+ * pages may vary, where the library cannot ask the system what the block is. */
+static bool moves_apart(void)
+{
+    static int described = -1;
+    if (described < 0)
+        described = support_mappings_described();
+    return pages_may_vary && !described;
+}
 
 struct range {
     unsigned char *p;
@@ -414,7 +427,7 @@ static void do_resize(struct input *in, size_t slot, unsigned kind)
     size_t keep = b->valid < new_len ? b->valid : new_len;
     bool moved = q != b->p;
     size_t old_pages = pages_of(b->len);
-    b->varied = b->varied || (moved && pages_may_vary);
+    b->varied = b->varied || (moved && moves_apart());
     b->p = q;
     b->len = new_len;
     b->valid = keep;
@@ -727,7 +740,7 @@ static void c_resize(struct input *in, size_t slot, bool move)
         b->varied = false;
         note_checked(slot);
     } else if (moved) {
-        b->varied = b->varied || pages_may_vary;
+        b->varied = b->varied || moves_apart();
         note_range(q, new_len);
     }
     check_access(slot, copied ? 0 : old_pages, pages_of(new_len) - (copied ? 0 : old_pages));

@@ -366,12 +366,12 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
  * pages may vary, the tail is made read-write after it (or the growth
  * undone), and a block of several mappings grows by mapping the next range.
  * Without mremap growth always maps the next range read-write (one call).
- * *several says, when mremap was asked (*asked), whether it found the block
- * several mappings: the kernel checks that before anything else (RLIMIT_AS,
- * RLIMIT_DATA, the mlock limit and the free range after it all come later),
- * so any other refusal means one.
+ * *several says whether mremap found the block several mappings: the kernel
+ * checks that before anything else (RLIMIT_AS, RLIMIT_DATA, the mlock limit
+ * and the free range after it all come later), so any other refusal, or a
+ * growth that mremap made, means one.
  */
-static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool *several)
+static int grow(void *addr, size_t old_size, size_t new_size, bool *several)
 {
     char *tail = at(addr, old_size);
     size_t grow_by = new_size - old_size;
@@ -386,7 +386,6 @@ static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool 
                 pa_count_unmap_failure();
             return err;
         }
-        *asked = true;
         *several = errno == EFAULT;
         if (!*several || !pa_pages_may_vary())
             return errno;
@@ -396,8 +395,8 @@ static int grow(void *addr, size_t old_size, size_t new_size, bool *asked, bool 
 
 int pa_os_grow(void *addr, size_t old_size, size_t new_size)
 {
-    bool asked = false, several = false;
-    return grow(addr, old_size, new_size, &asked, &several);
+    bool several = false;
+    return grow(addr, old_size, new_size, &several);
 }
 
 /*
@@ -443,6 +442,14 @@ static void give_up_target(void *target, size_t size)
         pa_count_unmap_failure();
 }
 
+/* What the system says of the kernel mappings that hold a block. */
+enum shape {
+    SHAPE_UNKNOWN, /* it cannot say (before Linux 6.11, /proc not mounted, qemu-user) */
+    SHAPE_ONE_READ_WRITE, /* one private read-write mapping, no execute */
+    SHAPE_ONE_OTHER,      /* one mapping with another access */
+    SHAPE_SEVERAL,
+};
+
 #if defined(__linux__)
 /* Linux 6.11's query of one mapping by address on /proc/self/maps (uapi
  * linux/fs.h, not yet in every C library's headers). */
@@ -455,49 +462,55 @@ struct procmap_query {
 #define PROCMAP_QUERY _IOWR('f', 17, struct procmap_query)
 #define PROCMAP_VMA_ACCESS 0xfu /* readable 1, writable 2, executable 4, shared 8 */
 
-/* True when [addr, addr + size) is known to lie in one private read-write
- * mapping (no execute); false when it does not or the system cannot say
- * (before 6.11, /proc not mounted, qemu-user). One query: an open, an ioctl
- * and a close, announced once. */
-static bool one_read_write_mapping(void *addr, size_t size)
+/* The shape of [addr, addr + size): one query (an open, an ioctl and a
+ * close, announced once) of the mapping that holds addr. */
+static enum shape mapping_shape(void *addr, size_t size)
 {
     if (pa_sys_enter(PA_SYS_QUERY) != 0)
-        return false;
+        return SHAPE_UNKNOWN;
     int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
+        return SHAPE_UNKNOWN;
     struct procmap_query q;
     memset(&q, 0, sizeof q);
     q.size = sizeof q;
     q.query_addr = (uintptr_t)addr;
-    bool ok = ioctl(fd, PROCMAP_QUERY, &q) == 0 && q.vma_start <= (uintptr_t)addr &&
-              q.vma_end - (uintptr_t)addr >= size && (q.vma_flags & PROCMAP_VMA_ACCESS) == 3;
+    enum shape shape = SHAPE_UNKNOWN;
+    if (ioctl(fd, PROCMAP_QUERY, &q) == 0 && q.vma_start <= (uintptr_t)addr &&
+        q.vma_end > (uintptr_t)addr)
+        shape = q.vma_end - (uintptr_t)addr < size         ? SHAPE_SEVERAL
+                : (q.vma_flags & PROCMAP_VMA_ACCESS) == 3u ? SHAPE_ONE_READ_WRITE
+                                                           : SHAPE_ONE_OTHER;
     close(fd);
-    return ok;
+    return shape;
 }
 #else
-static bool one_read_write_mapping(void *addr, size_t size)
+static enum shape mapping_shape(void *addr, size_t size)
 {
     (void)addr, (void)size;
-    return false;
+    return SHAPE_UNKNOWN;
 }
 #endif
 
 /*
- * Once pages may vary, a move reserves the target, makes its tail read-write
- * and only then moves the old pages onto it with a same-size mremap, so that
- * nothing can fail after the move. Only a block of one mapping moves: since
- * Linux 6.17 such an mremap moves a range of several mappings one mapping at
- * a time, and a refusal part-way (a userfaultfd registration, mseal, a memory
- * cgroup's page-table charge) leaves the first ones moved and returns an
- * error, which would cut the caller's block in two; before 6.17 the kernel
- * refuses the whole range (EFAULT). So on every kernel a block of several
- * mappings cannot move: ENOMEM, the block untouched. The growth in place
- * tried first says which blocks those are where it asked mremap; else one
- * mremap growing the block by a page asks (one_mapping).
- * A block of at least a huge page that is one read-write mapping (asked of
- * the system) moves as it does before pages vary, with its new size: the new
- * part takes the mapping's access and flags, the huge-page advice among them.
+ * Once pages may vary, a block of one read-write mapping (the system asked)
+ * moves as before pages vary, with its new size: the new part takes the
+ * mapping's access and flags (the huge-page advice among them) and the block
+ * stays one mapping, so it can grow in place and move again. Any other block
+ * gets a target whose tail is made read-write first, and then only its old
+ * pages move, with a same-size mremap, so that nothing can fail after the
+ * move; the moved mapping keeps its page offset and stays apart from the
+ * tail, and the block is two mappings from then on.
+ * Only a block of one mapping moves: since Linux 6.17 a same-size mremap
+ * moves a range of several mappings one mapping at a time, and a refusal
+ * part-way (a userfaultfd registration, mseal, a memory cgroup's page-table
+ * charge) leaves the first ones moved and returns an error, which would cut
+ * the caller's block in two; before 6.17 the kernel refuses the whole range
+ * (EFAULT). So on every kernel a block of several mappings cannot move:
+ * ENOMEM, the block untouched. The growth in place tried first says which
+ * blocks those are (grow); a block that could not ask, at the top of the
+ * address space, asks the system, or else mremap growing it by a page
+ * (one_mapping).
  */
 int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintptr_t ceiling,
                void **out)
@@ -512,14 +525,20 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = p;
         return 0;
     }
-    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, asked = false, several = false;
-    int err = fits ? grow(addr, old_size, new_size, &asked, &several) : ENOMEM;
+    bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, several = false;
+    int err = fits ? grow(addr, old_size, new_size, &several) : ENOMEM;
     if (err == 0)
         *out = addr;
     if (err != ENOMEM || !have_mremap)
         return err;
-    if (vary && (asked ? several : !one_mapping(addr, old_size)))
-        return ENOMEM;
+    enum shape shape = SHAPE_ONE_READ_WRITE;
+    if (vary) {
+        shape = several ? SHAPE_SEVERAL : mapping_shape(addr, old_size);
+        if (shape == SHAPE_UNKNOWN && !fits && !one_mapping(addr, old_size))
+            shape = SHAPE_SEVERAL;
+        if (shape == SHAPE_SEVERAL)
+            return ENOMEM;
+    }
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
      * offset within a page-table span, then move the pages onto it. */
@@ -531,10 +550,8 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                         &target);
     if (err != 0)
         return err;
-    /* The query costs about four mprotects here: only a block that can hold
-     * a huge page asks (for the advice); others open the tail first. */
-    size_t huge = pagealloc_huge_page_size(), moved = new_size;
-    if (vary && (huge == 0 || new_size < huge || !one_read_write_mapping(addr, old_size))) {
+    size_t moved = new_size;
+    if (shape != SHAPE_ONE_READ_WRITE) {
         moved = old_size;
         err = sys_mprotect(at(target, old_size), new_size - old_size, PROT_READ | PROT_WRITE);
     }

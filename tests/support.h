@@ -28,6 +28,15 @@ void support_unmap(void *p, size_t len);
 /* Whether this build can move a block without copying (Linux with mremap). */
 bool support_can_move(void);
 
+/* Whether the system describes a mapping by address, as the library asks it
+ * to before a move once pages may vary (Linux 6.11's PROCMAP_QUERY; not
+ * under qemu-user, whose /proc/self/maps is an emulation, nor elsewhere). */
+bool support_mappings_described(void);
+
+/* How many of the system's mappings hold [p, p + len) (Linux: lines of
+ * /proc/self/maps), or 0 where it cannot say (Windows). */
+size_t support_mappings_in(const void *p, size_t len);
+
 /* The total size of every mapping in the process, to see that a failed call
  * left nothing behind. Read it once before the baseline (the first read may
  * map the C library's buffers). */

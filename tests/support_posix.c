@@ -10,6 +10,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#endif
+
 size_t support_page_size(void)
 {
     return (size_t)sysconf(_SC_PAGESIZE);
@@ -121,6 +126,52 @@ void support_unmap(void *p, size_t len)
 bool support_can_move(void)
 {
     return PAGEALLOC_TEST_CAN_MOVE;
+}
+
+bool support_mappings_described(void)
+{
+#if defined(__linux__)
+    /* uapi linux/fs.h's struct procmap_query, asked of a static variable. */
+    struct {
+        uint64_t size, query_flags, query_addr;
+        uint64_t vma_start, vma_end, vma_flags, vma_page_size, vma_offset, inode;
+        uint32_t dev_major, dev_minor, vma_name_size, build_id_size;
+        uint64_t vma_name_addr, build_id_addr;
+    } q;
+    static int here;
+    memset(&q, 0, sizeof q);
+    q.size = sizeof q;
+    q.query_addr = (uintptr_t)&here;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = ioctl(fd, _IOWR('f', 17, q), &q) == 0 && q.vma_start <= (uintptr_t)&here &&
+              (uintptr_t)&here < q.vma_end;
+    close(fd);
+    return ok;
+#else
+    return false;
+#endif
+}
+
+struct count {
+    uintptr_t lo, hi;
+    size_t n;
+};
+
+static bool count_mapping(uintptr_t lo, uintptr_t hi, void *arg)
+{
+    struct count *c = arg;
+    if (lo < c->hi && hi > c->lo)
+        c->n++;
+    return lo < c->hi;
+}
+
+size_t support_mappings_in(const void *p, size_t len)
+{
+    struct count c = {(uintptr_t)p, (uintptr_t)p + len, 0};
+    each_mapping(count_mapping, &c);
+    return c.n;
 }
 
 static bool add_size(uintptr_t lo, uintptr_t hi, void *arg)

@@ -98,6 +98,17 @@ bool support_can_move(void)
     return false;
 }
 
+bool support_mappings_described(void)
+{
+    return false;
+}
+
+size_t support_mappings_in(const void *p, size_t len)
+{
+    (void)p, (void)len;
+    return 0;
+}
+
 size_t support_mapped_bytes(void)
 {
     SYSTEM_INFO si = system_info();

@@ -565,8 +565,8 @@ struct sblock {
 struct srun {
     int err;
     bool persistent;
-    struct sblock b[5];
-    void *blocker[4];
+    struct sblock b[6];
+    void *blocker[5];
     int blockers;
     int failed_ops;
 };
@@ -724,17 +724,23 @@ static void states_script(struct srun *r)
     if (r->b[3].p != NULL && support_map_at(r->b[3].p + 4 * page, page))
         r->blocker[r->blockers++] = r->b[3].p + 4 * page;
     s_grow(r, 3, 8, true);
+    step("move a block of one read-write mapping with its new size");
+    s_reserve(r, 4, 4, 1);
+    s_change(r, 4, 0, 4, 'w');
+    if (r->b[4].p != NULL && support_map_at(r->b[4].p + 4 * page, page))
+        r->blocker[r->blockers++] = r->b[4].p + 4 * page;
+    s_grow(r, 4, 8, true);
     step("move a large block of one read-write mapping with its new size");
     size_t huge = pagealloc_huge_page_size(), hp = huge / page;
     if (hp != 0 && 2 * hp <= STATE_PAGES) {
-        s_reserve(r, 4, hp, 1);
-        s_change(r, 4, 0, hp, 'w');
-        if (r->b[4].p != NULL && support_map_at(r->b[4].p + huge, page))
-            r->blocker[r->blockers++] = r->b[4].p + huge;
-        s_grow(r, 4, 2 * hp, true);
+        s_reserve(r, 5, hp, 1);
+        s_change(r, 5, 0, hp, 'w');
+        if (r->b[5].p != NULL && support_map_at(r->b[5].p + huge, page))
+            r->blocker[r->blockers++] = r->b[5].p + huge;
+        s_grow(r, 5, 2 * hp, true);
     }
     step("unmap");
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         struct sblock *b = &r->b[i];
         uint64_t failures = pagealloc_stats().unmap_failures;
         if (b->p == NULL)

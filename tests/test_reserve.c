@@ -637,6 +637,54 @@ static void a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole(void)
         support_unmap(p + OLD * page, (NEW - OLD) * page);
 }
 
+/*
+ * Once pages may vary, a block of one read-write mapping that must move moves
+ * with its new size where the system can say what the block is (Linux 6.11's
+ * PROCMAP_QUERY): it stays one mapping, so it can move again. Were its old
+ * pages moved apart from a tail opened on the target, it would be two
+ * mappings, which never move: the second growth would return NULL and the
+ * caller would have to copy.
+ */
+static void a_block_moved_once_pages_varying_moves_again_without_copying(void)
+{
+    if (!support_can_move()) {
+        check_skip("no move without copying here");
+        return;
+    }
+    if (!support_mappings_described()) {
+        check_skip("the system cannot describe a mapping (PROCMAP_QUERY, Linux 6.11)");
+        return;
+    }
+    /* Pages may vary from here on (the library's process-wide latch). */
+    unsigned char *r = pagealloc_mapx(page, 1, PAGEALLOC_RESERVE);
+    CHECK(r != NULL);
+    if (r != NULL)
+        pagealloc_unmap(r, page);
+    size_t len = 4 * page;
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, len, 61);
+    for (int i = 0; i < 3; i++) {
+        /* The range after the block is taken: by us, or already by another. */
+        bool blocked = support_map_at(p + len, page);
+        unsigned char *q = pagealloc_realloc(p, len, 1, 2 * len, true);
+        if (blocked)
+            support_unmap(p + len, page);
+        CHECK(q != NULL && q != p);
+        if (q == NULL)
+            break;
+        CHECK(support_has_pattern(q, len, 61));
+        CHECK(support_all_zero(q + len, len));
+        CHECK(support_mappings_in(q, 2 * len) == 1);
+        support_fill(q, 2 * len, 61);
+        p = q;
+        len *= 2;
+    }
+    pagealloc_unmap(p, len);
+}
+
 static void a_shrink_gives_the_tail_back_whatever_its_state(void)
 {
     each_layout(shrink);
@@ -697,6 +745,7 @@ int main(void)
     RUN(growth_adds_read_write_pages_and_keeps_the_old_states);
     RUN(a_move_keeps_the_old_states_or_fails_with_the_block_untouched);
     RUN(a_move_the_kernel_would_refuse_part_way_leaves_the_block_whole);
+    RUN(a_block_moved_once_pages_varying_moves_again_without_copying);
     RUN(a_shrink_gives_the_tail_back_whatever_its_state);
     RUN(stats_count_protection_changes);
     RUN(reserve_commit_decommit_release_are_one_system_call_each);
