@@ -362,9 +362,10 @@ int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 
 /*
  * mremap gives the grown tail the access of the block's last pages and fails
- * with EFAULT on a block of several mappings (pages of mixed states). Once
- * pages may vary, the tail is made read-write after it (or the growth
- * undone), and a block of several mappings grows by mapping the next range.
+ * with EFAULT on a block of several mappings (pages of mixed states, or split
+ * by the caller's own mlock or madvise of part of it). Once pages may vary,
+ * the tail is made read-write after it (or the growth undone); a block of
+ * several mappings grows by mapping the next range, whether pages vary or not.
  * Without mremap growth always maps the next range read-write (one call).
  * *several says whether mremap found the block several mappings: the kernel
  * checks that before anything else (RLIMIT_AS, RLIMIT_DATA, the mlock limit
@@ -387,7 +388,7 @@ static int grow(void *addr, size_t old_size, size_t new_size, bool *several)
             return err;
         }
         *several = errno == EFAULT;
-        if (!*several || !pa_pages_may_vary())
+        if (!*several)
             return errno;
     }
     return map_exact(tail, grow_by, PROT_READ | PROT_WRITE) != NULL ? 0 : ENOMEM;
@@ -518,12 +519,15 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
     size_t span = page_table_span();
     bool vary = pa_pages_may_vary();
     if (have_mremap && !vary && align == pagealloc_page_size() && new_size < span) {
-        /* The kernel grows in place when it can, else moves anywhere: one call. */
+        /* The kernel grows in place when it can, else moves anywhere: one call.
+         * EFAULT: several mappings, which may grow in place (below) only. */
         void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
-        if (p == MAP_FAILED)
+        if (p != MAP_FAILED) {
+            *out = p;
+            return 0;
+        }
+        if (errno != EFAULT)
             return errno;
-        *out = p;
-        return 0;
     }
     bool fits = new_size <= UINTPTR_MAX - (uintptr_t)addr, several = false;
     int err = fits ? grow(addr, old_size, new_size, &several) : ENOMEM;
@@ -531,14 +535,13 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         *out = addr;
     if (err != ENOMEM || !have_mremap)
         return err;
-    enum shape shape = SHAPE_ONE_READ_WRITE;
-    if (vary) {
-        shape = several ? SHAPE_SEVERAL : mapping_shape(addr, old_size);
-        if (shape == SHAPE_UNKNOWN && !fits && !one_mapping(addr, old_size))
-            shape = SHAPE_SEVERAL;
-        if (shape == SHAPE_SEVERAL)
-            return ENOMEM;
-    }
+    enum shape shape = several ? SHAPE_SEVERAL
+                       : vary  ? mapping_shape(addr, old_size)
+                               : SHAPE_ONE_READ_WRITE;
+    if (shape == SHAPE_UNKNOWN && !fits && !one_mapping(addr, old_size))
+        shape = SHAPE_SEVERAL;
+    if (shape == SHAPE_SEVERAL)
+        return ENOMEM;
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
      * offset within a page-table span, then move the pages onto it. */

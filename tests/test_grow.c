@@ -1,11 +1,16 @@
 /* Growth in place, the only growth where pages cannot move (macOS, the BSDs,
  * PAGEALLOC_NO_MREMAP): the range after the block is mapped to it, and
  * nothing is left behind when that range is taken. */
+#define _GNU_SOURCE
 #include "check.h"
 #include "pagealloc.h"
 #include "support.h"
 
 #include <errno.h>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 static size_t page;
 
@@ -76,6 +81,42 @@ static void growth_up_to_a_taken_range_succeeds_in_place(void)
     }
 }
 
+/*
+ * A block the caller split into several kernel mappings (its own madvise or
+ * mlock of part of it; the pages stay committed read-write) grows in place by
+ * mapping the next range, as a block of mixed page states does, whether or
+ * not pages vary in the process (nothing in this file makes them vary). It
+ * cannot move (a block of several mappings never does): ENOMEM, untouched.
+ */
+static void a_block_the_caller_split_in_two_mappings_still_grows_in_place(void)
+{
+#if defined(__linux__) && defined(MADV_NOHUGEPAGE)
+    if (support_under_qemu()) {
+        check_skip("qemu-user takes madvise advice as a no-op: the block stays one mapping");
+        return;
+    }
+    unsigned char *p = block_before_a_gap(1, 9);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    CHECK(madvise(p, page, MADV_NOHUGEPAGE) == 0);
+    CHECK(support_mappings_in(p, 2 * page) == 2);
+    bool grown = pagealloc_realloc(p, 2 * page, 1, 4 * page, false) == p;
+    CHECK(grown);
+    if (!grown) {
+        release_block_before_a_gap(p, 2 * page);
+        return;
+    }
+    CHECK(support_has_pattern(p, 2 * page, 9));
+    CHECK(support_all_zero(p + 2 * page, 2 * page));
+    CHECK_ERRNO(pagealloc_realloc(p, 4 * page, 1, 8 * page, true) == NULL, ENOMEM);
+    CHECK(support_has_pattern(p, 2 * page, 9) && support_range_mapped(p, 4 * page));
+    release_block_before_a_gap(p, 4 * page);
+#else
+    check_skip("no madvise here that splits a mapping");
+#endif
+}
+
 /* Without a way to move pages, remap is growth in place or NULL (the caller
  * copies), and no mremap is ever called. */
 static void without_mremap_remap_grows_in_place_or_returns_NULL(void)
@@ -110,6 +151,7 @@ int main(void)
     RUN(growth_into_a_partly_taken_range_fails_and_leaves_nothing_mapped);
     RUN(growth_up_to_a_taken_range_succeeds_in_place);
     RUN(without_mremap_remap_grows_in_place_or_returns_NULL);
+    RUN(a_block_the_caller_split_in_two_mappings_still_grows_in_place);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
