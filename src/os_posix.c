@@ -495,7 +495,8 @@ static enum shape mapping_shape(void *addr, size_t size)
 
 /*
  * Once pages may vary, a block of one read-write mapping (the system asked)
- * moves as before pages vary, with its new size: the new part takes the
+ * moves as before pages vary, with its new size (a small one anywhere, in one
+ * call; a large or aligned one onto a target): the new part takes the
  * mapping's access and flags (the huge-page advice among them) and the block
  * stays one mapping, so it can grow in place and move again. Any other block
  * gets a target whose tail is made read-write first, and then only its old
@@ -517,10 +518,11 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
                void **out)
 {
     size_t span = page_table_span();
-    bool vary = pa_pages_may_vary();
-    if (have_mremap && !vary && align == pagealloc_page_size() && new_size < span) {
-        /* The kernel grows in place when it can, else moves anywhere: one call.
-         * EFAULT: several mappings, which may grow in place (below) only. */
+    bool vary = pa_pages_may_vary(), anywhere = align == pagealloc_page_size() && new_size < span;
+    if (have_mremap && !vary && anywhere) {
+        /* The kernel grows in place when it can, else moves anywhere: one call,
+         * and a refusal leaves nothing to give back. EFAULT: several mappings,
+         * which may grow in place (below) only. */
         void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
         if (p != MAP_FAILED) {
             *out = p;
@@ -542,6 +544,16 @@ int pa_os_move(void *addr, size_t old_size, size_t new_size, size_t align, uintp
         shape = SHAPE_SEVERAL;
     if (shape == SHAPE_SEVERAL)
         return ENOMEM;
+    if (vary && shape == SHAPE_ONE_READ_WRITE && anywhere) {
+        /* As before pages vary. A target would outlive a refusal that comes
+         * before the kernel unmaps it (RLIMIT_DATA, RLIMIT_AS, the mapping
+         * limit), left reserved and counted (give_up_target). */
+        void *p = sys_mremap(addr, old_size, new_size, MREMAP_MAYMOVE, NULL);
+        if (p == MAP_FAILED)
+            return errno == EFAULT ? ENOMEM : errno;
+        *out = p;
+        return 0;
+    }
 
     /* Reserve a target that keeps the alignment and, for large blocks, the
      * offset within a page-table span, then move the pages onto it. */

@@ -280,6 +280,46 @@ static void protect_to_read_write_fails_with_ENOMEM_under_RLIMIT_DATA(void)
     CHECK(in_child(protect_refused));
 }
 
+/* Once pages may vary, a block that must move and whose growth RLIMIT_DATA
+ * refuses (the kernel checks the limit before it would unmap a target) is
+ * left as it was, and nothing else is left: no target reserved and counted. */
+static void move_refused(void)
+{
+    unsigned char *r = pagealloc_mapx(page, 1, PAGEALLOC_RESERVE); /* pages vary from here on */
+    CHECK(r != NULL);
+    pagealloc_unmap(r, page);
+    size_t len = 16 * page;
+    unsigned char *p = pagealloc_map(len, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, len, 6);
+    /* The range after the block is taken: by us, or already by another. */
+    bool blocked = support_map_at(p + len, page);
+    support_mapped_bytes(); /* its buffer, before the limit */
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = data_used() + 4 * page;
+    CHECK(setrlimit(RLIMIT_DATA, &lim) == 0);
+    size_t in_process = support_mapped_bytes();
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    CHECK_ERRNO(pagealloc_realloc(p, len, 1, 4 * len, true) == NULL, ENOMEM);
+    CHECK(pagealloc_stats().unmap_failures == failures);
+    CHECK(support_mapped_bytes() == in_process);
+    CHECK(support_has_pattern(p, len, 6));
+    pagealloc_unmap(p, len);
+    if (blocked)
+        support_unmap(p + len, page);
+}
+
+static void a_move_refused_under_RLIMIT_DATA_once_pages_vary_leaves_nothing_behind(void)
+{
+    if (getenv("PAGEALLOC_UNDER_VALGRIND") != NULL) {
+        check_skip("under valgrind, which does not apply RLIMIT_DATA to mmap");
+        return;
+    }
+    CHECK(in_child(move_refused));
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -287,5 +327,6 @@ int main(void)
     RUN(map_and_grow_fail_with_ENOMEM_past_RLIMIT_MEMLOCK_under_mlockall);
     RUN(commit_fails_with_ENOMEM_under_RLIMIT_DATA_and_leaves_pages_reserved);
     RUN(protect_to_read_write_fails_with_ENOMEM_under_RLIMIT_DATA);
+    RUN(a_move_refused_under_RLIMIT_DATA_once_pages_vary_leaves_nothing_behind);
     return check_done();
 }
