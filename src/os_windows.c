@@ -367,28 +367,6 @@ int pa_os_unmap(void *addr, size_t size)
     return err;
 }
 
-/* Decommits, then commits again: the physical pages go back at once and the
- * range reads as zero, as os.h asks (MEM_RESET would keep old bytes readable). */
-int pa_os_discard(void *addr, size_t size)
-{
-    char *p = addr, *end = at(addr, size);
-    while (p < end) {
-        MEMORY_BASIC_INFORMATION m;
-        int err = sys_query(p, &m);
-        if (err != 0)
-            return err;
-        char *region_end = at(m.BaseAddress, m.RegionSize);
-        size_t n = (size_t)((region_end < end ? region_end : end) - p);
-        /* Commits may not span reservations: one region at a time. */
-        if (m.State == MEM_COMMIT && (err = sys_decommit(p, n)) == 0)
-            err = sys_commit(p, n);
-        if (err != 0)
-            return err;
-        p = region_end;
-    }
-    return 0;
-}
-
 /* Where the reservation that holds p (region m) ends, or `limit` if it
  * reaches past it: regions are walked while their AllocationBase is its. */
 static int reservation_end(const MEMORY_BASIC_INFORMATION *m, char *limit, char **out)
@@ -447,6 +425,14 @@ static int decommit_part(void *p, size_t n, ULONG arg)
 {
     (void)arg;
     return sys_decommit(p, n);
+}
+
+/* Decommits: the memory and its commit charge go back and the range stays
+ * reserved, as pagealloc.h says of what a refused unmap keeps (recommitting
+ * would charge it again for a range no one may use). */
+int pa_os_discard(void *addr, size_t size)
+{
+    return each_reservation(addr, size, decommit_part, 0);
 }
 
 /*

@@ -322,7 +322,7 @@ static void a_decommit_refused_part_way_leaves_only_the_reservations_before_it_d
  * Unmaps a block of three reservations with calls k .. k + count - 1
  * failing: the reservations released before a refused one belong to the
  * system again (the hook takes them) and are not discarded; what the library
- * still holds is discarded and counted.
+ * still holds is discarded (decommitted) and counted.
  */
 static bool unmap_failing_calls(uint64_t k, uint64_t count)
 {
@@ -344,15 +344,8 @@ static bool unmap_failing_calls(uint64_t k, uint64_t count)
     CHECK(sentinels_intact());
     bool refused = pagealloc_stats().unmap_failures != failures;
     CHECK(!refused || (failed && err == ENOMEM));
-    /* What the library kept reads as zero. */
-    for (unsigned char *q = p; q < p + span; q += page) {
-        MEMORY_BASIC_INFORMATION m;
-        bool taken = false;
-        for (int i = 0; i < sentinels; i++)
-            taken = taken || (q >= sentinel[i].p && q < sentinel[i].p + sentinel[i].len);
-        if (!taken && VirtualQuery(q, &m, sizeof m) != 0 && m.State == MEM_COMMIT)
-            CHECK(refused && support_all_zero(q, page));
-    }
+    /* What the library kept holds no memory: it is decommitted. */
+    CHECK(given_back_or_taken(p, span));
     free_sentinels();
     CHECK(free_leftovers(p, span) == 0 || refused);
     return failed;
@@ -418,9 +411,10 @@ static void map_failures_report_ENOMEM_and_leak_nothing(void)
     }
 }
 
-/* A refused release is counted; the memory is discarded (reads as zero) and
- * the range stays reserved, as pagealloc.h says. */
-static void a_refused_unmap_discards_the_memory_and_is_counted(void)
+/* A refused release is counted; the range stays reserved, as pagealloc.h
+ * says: decommitted, so neither its memory nor its commit charge is kept for
+ * a range no one may use any more. */
+static void a_refused_unmap_leaves_the_range_reserved_and_is_counted(void)
 {
     unsigned char *p = pagealloc_map(4 * page, 1);
     CHECK(p != NULL);
@@ -436,9 +430,35 @@ static void a_refused_unmap_discards_the_memory_and_is_counted(void)
     pa_fault_disarm();
     CHECK(err == ENOMEM);
     CHECK(pagealloc_stats().unmap_failures == failures + 1);
-    CHECK(support_range_mapped(p, 4 * page) && support_all_zero(p, 4 * page));
+    CHECK(support_range_mapped(p, 4 * page) && support_range_given_back(p, 4 * page));
     VirtualFree(p, 0, MEM_RELEASE);
     CHECK(support_range_unmapped(p, gran));
+}
+
+/* However many regions its pages show (here 64, of alternating protections),
+ * a block of one reservation whose release is refused gives its memory back
+ * in one decommit, with no query. */
+static void a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regions(void)
+{
+    enum { PAGES = 64 };
+    unsigned char *p = pagealloc_map(PAGES * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, PAGES * page, 10);
+    for (size_t i = 0; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    struct pagealloc_stats before = pagealloc_stats();
+    pa_fault_arm(PA_SYS_UNMAP, 1, 2, ENOMEM);
+    pagealloc_unmap(p, PAGES * page);
+    pa_fault_disarm();
+    struct pagealloc_stats after = pagealloc_stats();
+    CHECK(after.unmap_failures == before.unmap_failures + 1);
+    CHECK(after.query_calls == before.query_calls);
+    CHECK(after.advise_calls - before.advise_calls == 1 && after.map_calls == before.map_calls);
+    CHECK(support_range_mapped(p, PAGES * page) && support_range_given_back(p, PAGES * page));
+    VirtualFree(p, 0, MEM_RELEASE);
+    CHECK(support_range_unmapped(p, PAGES * page));
 }
 
 /* ---- Reservations and page states ---------------------------------------- */
@@ -581,7 +601,8 @@ int main(void)
     RUN(a_decommit_refused_part_way_leaves_only_the_reservations_before_it_decommitted);
     RUN(unmap_failures_discard_only_what_is_still_the_blocks);
     RUN(map_failures_report_ENOMEM_and_leak_nothing);
-    RUN(a_refused_unmap_discards_the_memory_and_is_counted);
+    RUN(a_refused_unmap_leaves_the_range_reserved_and_is_counted);
+    RUN(a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regions);
     RUN(reserve_failures_report_ENOMEM_and_leak_nothing);
     RUN(page_state_failures_report_ENOMEM_and_change_whole_reservations);
     CHECK(pagealloc_stats().mapped_bytes == 0);
