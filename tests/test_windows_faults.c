@@ -207,6 +207,8 @@ static void realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_els
         {"grow across reservations", 3 * page, 3 * page, 3 * page, 3, 2 * gran + page, true},
         {"shrink inside the reservation", 8 * page, 8 * page, 8 * page, 1, 2 * page, false},
         {"shrink to a reservation's end", page, page, gran + page, 2, gran, false},
+        {"shrink to a unit's start inside the reservation", 3 * gran, 3 * gran, 3 * gran, 1, gran,
+         false},
         {"shrink across three reservations", page, gran + page, 2 * gran + page, 3, page, false},
         {"shrink to the middle of the second of three", page, gran + page, 3 * gran + page, 4,
          gran + 2 * page, false},

@@ -223,6 +223,35 @@ static void a_range_in_one_reservation_takes_one_call_and_no_query_however_many_
     CHECK(all_in(p, gran, MEM_FREE, 0));
 }
 
+/*
+ * A shrink to a unit's start inside a reservation (a block of several units
+ * mapped at once) takes one query, to tell that no reservation starts there,
+ * and one decommit, however many regions its tail shows.
+ */
+static void a_shrink_to_a_unit_start_inside_a_reservation_takes_one_query_however_many_regions(void)
+{
+    size_t units = 4, unit_pages = gran / page;
+    unsigned char *p = pagealloc_map(units * gran, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, gran, 13);
+    for (size_t i = unit_pages; i < units * unit_pages; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    CHECK(query(p + gran).RegionSize == page); /* the control: many regions */
+    struct pagealloc_stats s0 = pagealloc_stats();
+    CHECK(pagealloc_realloc(p, units * gran, 1, gran, false) == p);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    printf("     shrink to a unit's start over %u regions: %u queries\n",
+           (unsigned)(units - 1) * (unsigned)unit_pages, (unsigned)(s1.query_calls - s0.query_calls));
+    CHECK(s1.query_calls - s0.query_calls == 1 && s1.advise_calls - s0.advise_calls == 1);
+    CHECK(s1.unmap_calls == s0.unmap_calls);
+    CHECK(all_in(p, gran, MEM_COMMIT, PAGE_READWRITE) && support_has_pattern(p, gran, 13));
+    CHECK(all_in(p + gran, (units - 1) * gran, MEM_RESERVE, 0));
+    pagealloc_unmap(p, gran);
+    CHECK(all_in(p, units * gran, MEM_FREE, 0));
+}
+
 /* Populate writes to each page on Windows: a range with a page that is not
  * committed read-write fails with EFAULT before any page is written to
  * (writing would end the process). */
@@ -265,6 +294,7 @@ int main(void)
     RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
     RUN(the_system_refuses_a_call_over_two_reservations_and_changes_neither);
     RUN(a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions);
+    RUN(a_shrink_to_a_unit_start_inside_a_reservation_takes_one_query_however_many_regions);
     RUN(populate_fails_with_EFAULT_unless_every_page_is_committed_read_write);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
