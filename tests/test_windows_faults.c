@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { MAX_CALLS = 32 };
 
@@ -463,6 +464,98 @@ static void a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regio
     CHECK(support_range_unmapped(p, PAGES * page));
 }
 
+/* ---- The aligned reservation without VirtualAlloc2 ---------------------- */
+
+/* The run's path, as the library chooses it (test_windows checks which ran). */
+static bool fallback_path(void)
+{
+    const char *off = getenv("PAGEALLOC_NO_VIRTUALALLOC2");
+    HMODULE kernelbase = GetModuleHandleW(L"kernelbase.dll");
+    return (off != NULL && off[0] != '\0' && off[0] != '0') || kernelbase == NULL ||
+           GetProcAddress(kernelbase, "VirtualAlloc2") == NULL;
+}
+
+/* The block that sets the hint, and the range under it taken, for a 1 MiB
+ * aligned map to go elsewhere; the test frees them with free_hint_blocker. */
+static struct {
+    unsigned char *top;
+    void *blocked;
+} hint_blocker;
+
+static void block_the_hint(void)
+{
+    const size_t len = 3 * page, align = (size_t)1 << 20;
+    hint_blocker.top = pagealloc_map(page, 1);
+    CHECK(hint_blocker.top != NULL);
+    void *want = (void *)(((uintptr_t)hint_blocker.top - len) & ~(uintptr_t)(align - 1));
+    hint_blocker.blocked = hint_blocker.top != NULL && support_map_at(want, gran) ? want : NULL;
+}
+
+static void free_hint_blocker(void)
+{
+    if (hint_blocker.blocked != NULL)
+        support_unmap(hint_blocker.blocked, gran);
+    pagealloc_unmap(hint_blocker.top, page);
+}
+
+/*
+ * The fallback reserves a probe, releases it and reserves the aligned range
+ * inside; another thread (the hook) takes every probe the moment it is
+ * released. After its tries the map fails with ENOMEM, leaving all of what
+ * the other thread took alone. With VirtualAlloc2 nothing is released: it
+ * succeeds.
+ */
+static void an_aligned_map_whose_range_another_thread_keeps_taking_fails_touching_none_of_it(void)
+{
+    block_the_hint();
+    size_t before = pagealloc_stats().mapped_bytes;
+    pa_fault_set_hole_hook(take_the_hole);
+    errno = 0;
+    unsigned char *p = pagealloc_map(3 * page, (size_t)1 << 20);
+    int err = errno;
+    pa_fault_set_hole_hook(NULL);
+    if (fallback_path()) {
+        printf("     fallback: %d probes taken by the other thread\n", sentinels);
+        CHECK(p == NULL && err == ENOMEM && sentinels > 1);
+        CHECK(pagealloc_stats().mapped_bytes == before);
+    } else {
+        CHECK(p != NULL && support_aligned(p, (size_t)1 << 20) && sentinels == 0);
+        pagealloc_unmap(p, 3 * page);
+    }
+    CHECK(sentinels_intact());
+    free_sentinels();
+    free_hint_blocker();
+}
+
+/*
+ * The fallback's probe, refused release twice: the map fails with ENOMEM and
+ * the probe is what stays reserved, counted once in unmap_failures (run last:
+ * the probe is left where it is). With VirtualAlloc2 no release is made.
+ */
+static void a_probe_the_system_will_not_release_is_counted_and_is_all_that_stays(void)
+{
+    size_t baseline = support_mapped_bytes();
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    block_the_hint();
+    pa_fault_arm(PA_SYS_UNMAP, 1, 2, ENOMEM);
+    errno = 0;
+    unsigned char *p = pagealloc_map(3 * page, (size_t)1 << 20);
+    int err = errno;
+    uint64_t refused = pa_fault_injected();
+    pa_fault_disarm();
+    free_hint_blocker();
+    if (fallback_path()) {
+        size_t probe = round_gran(3 * page) + ((size_t)1 << 20) - gran;
+        CHECK(p == NULL && err == ENOMEM && refused == 2);
+        CHECK(pagealloc_stats().unmap_failures == failures + 1);
+        CHECK(support_mapped_bytes() == baseline + probe);
+    } else {
+        CHECK(p != NULL && refused == 0);
+        pagealloc_unmap(p, 3 * page);
+        CHECK(support_mapped_bytes() == baseline);
+    }
+}
+
 /* ---- Reservations and page states ---------------------------------------- */
 
 static bool reserve_failing_call(size_t align, uint64_t k)
@@ -607,6 +700,8 @@ int main(void)
     RUN(a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regions);
     RUN(reserve_failures_report_ENOMEM_and_leak_nothing);
     RUN(page_state_failures_report_ENOMEM_and_change_whole_reservations);
+    RUN(an_aligned_map_whose_range_another_thread_keeps_taking_fails_touching_none_of_it);
+    RUN(a_probe_the_system_will_not_release_is_counted_and_is_all_that_stays); /* last */
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }
