@@ -91,6 +91,10 @@ struct pagealloc_cache {
     _Atomic bool idle;             /* a free must wake (or start) the thread */
     _Atomic uint64_t next_pass_ms; /* no thread: when a call next purges */
     _Atomic uint64_t purged, wakeups, misses, splits;
+    /* Held by a purge pass from taking a batch out to unmapping it, and by
+     * fork's handlers: a child is never forked with a batch half unmapped
+     * by a thread it does not have (its bytes counted for ever). */
+    pa_cache_lock purge_lock;
     pa_cache_waiter waiter; /* guards started, stop, thread */
     bool started, stop;
     pa_cache_thread thread;
@@ -337,6 +341,7 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
         b.n = 0;
         b.bytes = 0;
         more = false;
+        pa_cache_lock_acquire(&c->purge_lock);
         pa_cache_lock_acquire(&s->lock);
         for (unsigned k = 0; k < c->classes && !more; k++) {
             struct ring *r = &s->ring[k];
@@ -366,6 +371,7 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
             return_credit(c, s, all ? 0 : c->credit_chunk);
         size_t left = s->held + s->inflight;
         pa_cache_lock_release(&s->lock);
+        pa_cache_lock_release(&c->purge_lock);
         if (!more)
             return left;
     } while (true);
@@ -477,6 +483,7 @@ static void fork_prepare(void)
     pa_cache_registry_lock();
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
         pa_cache_waiter_lock(&c->waiter);
+        pa_cache_lock_acquire(&c->purge_lock);
         for (unsigned i = 0; i < SHARDS; i++)
             pa_cache_lock_acquire(&c->shard[i].lock);
     }
@@ -487,6 +494,7 @@ static void fork_parent(void)
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
         for (unsigned i = SHARDS; i-- > 0;)
             pa_cache_lock_release(&c->shard[i].lock);
+        pa_cache_lock_release(&c->purge_lock);
         pa_cache_waiter_unlock(&c->waiter);
     }
     pa_cache_registry_unlock();
@@ -503,6 +511,7 @@ static void fork_child(void)
                 ring_stamp(&c->shard[i].ring[k], now);
             pa_cache_lock_release(&c->shard[i].lock);
         }
+        pa_cache_lock_release(&c->purge_lock);
         c->started = false;
         atomic_store(&c->thread_running, false);
         atomic_store(&c->next_pass_ms, 0);
@@ -745,6 +754,7 @@ pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *op
         errno = err;
         return NULL;
     }
+    pa_cache_lock_init(&c->purge_lock);
     for (unsigned i = 0; i < SHARDS; i++)
         pa_cache_lock_init(&c->shard[i].lock);
     pa_cache_on_fork(fork_prepare, fork_parent, fork_child);
@@ -793,6 +803,7 @@ void pagealloc_cache_destroy(pagealloc_cache *cache)
     pa_cache_registry_unlock();
     for (unsigned i = 0; i < SHARDS; i++)
         pa_cache_lock_destroy(&cache->shard[i].lock);
+    pa_cache_lock_destroy(&cache->purge_lock);
     pa_cache_waiter_destroy(&cache->waiter);
     pagealloc_unmap(cache, cache->self_len);
 }
