@@ -478,7 +478,7 @@ static void maybe_purge(pagealloc_cache *c)
 
 static pagealloc_cache *registry;
 
-static void fork_prepare(void)
+void pa_cache_fork_prepare(void)
 {
     pa_cache_registry_lock();
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
@@ -489,7 +489,7 @@ static void fork_prepare(void)
     }
 }
 
-static void fork_parent(void)
+void pa_cache_fork_parent(void)
 {
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
         for (unsigned i = SHARDS; i-- > 0;)
@@ -502,7 +502,7 @@ static void fork_parent(void)
 
 /* The child has the forking thread alone: no purger. Blocks the parent's
  * thread was to stamp get the fork's time; the next free starts a thread. */
-static void fork_child(void)
+void pa_cache_fork_child(void)
 {
     uint64_t now = pa_cache_now_ms();
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
@@ -757,7 +757,7 @@ pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *op
     pa_cache_lock_init(&c->purge_lock);
     for (unsigned i = 0; i < SHARDS; i++)
         pa_cache_lock_init(&c->shard[i].lock);
-    pa_cache_on_fork(fork_prepare, fork_parent, fork_child);
+    pa_cache_on_fork();
     pa_cache_registry_lock();
     c->next = registry;
     registry = c;

@@ -166,19 +166,25 @@ void pa_cache_registry_unlock(void)
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 
 static void register_fork(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    pthread_atfork(pa_cache_fork_prepare, pa_cache_fork_parent, pa_cache_fork_child);
 }
 
-void pa_cache_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void pa_cache_on_fork(void)
 {
-    pa_cache_registry_lock();
-    fork_prepare = prepare;
-    fork_parent = parent;
-    fork_child = child;
-    pa_cache_registry_unlock();
     pthread_once(&fork_once, register_fork);
 }
+
+/* Handlers registered later run their prepare first and their child last:
+ * registered at the first create, the cache's came after any the program
+ * had registered by then, and one of those that allocated from the cache
+ * deadlocked fork on a shard lock. Where there are no constructors the
+ * first create registers them. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void register_fork_at_load(void)
+{
+    pa_cache_on_fork();
+}
+#endif

@@ -105,7 +105,6 @@ void pa_cache_registry_unlock(void)
     ReleaseSRWLockExclusive(&registry);
 }
 
-void pa_cache_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void pa_cache_on_fork(void)
 {
-    (void)prepare, (void)parent, (void)child;
 }

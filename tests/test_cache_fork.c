@@ -213,6 +213,39 @@ static void a_child_forked_while_the_thread_unmaps_holds_no_bytes_after_trim(voi
     pagealloc_cache_destroy(cache);
 }
 
+/* The program's own fork handlers, registered before its first cache,
+ * allocate from it: before the parent forks and in the child. */
+static void use_the_cache(void)
+{
+    pagealloc_allocator a = pagealloc_cache_allocator(cache);
+    unsigned char *p = pagealloc_alloc(a, page, 1);
+    if (p != NULL)
+        pagealloc_free(a, p, page, 1);
+}
+
+static void child_handler(void)
+{
+    alarm(60); /* the alarm of the process that forked is not inherited */
+    use_the_cache();
+}
+
+static int fork_with_handlers_that_use_the_cache(void)
+{
+    pthread_atfork(use_the_cache, NULL, child_handler);
+    cache = pagealloc_cache_create(NULL);
+    if (cache == NULL)
+        return 1;
+    use_the_cache();
+    return in_child(child_allocates) ? 0 : 2;
+}
+
+static void fork_handlers_the_program_registered_first_may_use_the_cache(void)
+{
+    /* In a child of its own: the handlers stay registered there, and no
+     * cache has been created in this process yet (main runs this first). */
+    CHECK(in_child(fork_with_handlers_that_use_the_cache));
+}
+
 int main(void)
 {
     page = pagealloc_page_size();
@@ -222,6 +255,7 @@ int main(void)
         check_skip("ThreadSanitizer kills a forked child that starts a thread");
         return check_done();
     }
+    RUN(fork_handlers_the_program_registered_first_may_use_the_cache); /* first */
     RUN(the_child_has_a_working_cache_and_thread);
     RUN(forking_while_threads_use_the_cache_deadlocks_nothing);
     RUN(a_child_forked_while_the_thread_unmaps_holds_no_bytes_after_trim);
