@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* CLOCK_MONOTONIC_COARSE */
 #include "cache_os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -132,6 +133,19 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The thread runs the code of the object holding the library (the shared
+ * library, or a program or plugin linked with the static one): dlclose must
+ * no longer unmap it, or the thread's next instruction faults (it did, with
+ * a cache not destroyed before dlclose). Nothing to pin in a program. */
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+
+static void pin_library(void)
+{
+    Dl_info info;
+    if (dladdr(&pin_once, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0')
+        dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int pa_cache_thread_start(pa_cache_thread *t, void *arg)
 {
 #ifdef PAGEALLOC_FAULT_INJECTION
@@ -140,6 +154,7 @@ int pa_cache_thread_start(pa_cache_thread *t, void *arg)
         return failing_err;
     }
 #endif
+    pthread_once(&pin_once, pin_library);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
