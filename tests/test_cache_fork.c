@@ -31,8 +31,15 @@ static bool in_child(int (*child)(void))
         _exit(child());
     }
     int status;
-    return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-           WEXITSTATUS(status) == 0;
+    if (pid <= 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return true;
+    if (WIFEXITED(status))
+        fprintf(stderr, "  child %d exited with %d\n", (int)pid, WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        fprintf(stderr, "  child %d killed by signal %d\n", (int)pid, WTERMSIG(status));
+    return false;
 }
 
 static pagealloc_cache *cache;
@@ -74,13 +81,16 @@ static int child_reuses_and_purges(void)
 
 static void the_child_has_a_working_cache_and_thread(void)
 {
-    struct pagealloc_cache_options o = {0, 20, 0};
+    /* A decay far longer than the fork takes: the child's hit needs the
+     * block still cached (with 20 ms, the wait for the thread under ASan
+     * on a loaded machine let the parent's thread purge it first). */
+    struct pagealloc_cache_options o = {0, 1000, 0};
     cache = pagealloc_cache_create(&o);
     CHECK(cache != NULL);
     if (cache == NULL)
         return;
     pagealloc_allocator a = pagealloc_cache_allocator(cache);
-    /* A second, long-lived block keeps the parent's thread busy (awake). */
+    /* The block the child finds cached, filled with a pattern. */
     cached_block = pagealloc_alloc(a, 5 * page, 1);
     CHECK(cached_block != NULL);
     if (cached_block == NULL)
@@ -236,6 +246,7 @@ static int fork_with_handlers_that_use_the_cache(void)
     if (cache == NULL)
         return 1;
     use_the_cache();
+    let_the_cache_thread_start();
     return in_child(child_allocates) ? 0 : 2;
 }
 
