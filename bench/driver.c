@@ -384,6 +384,22 @@ static const char *colour(const char *contender)
     return "brown";
 }
 
+/* Ends the multiplot gnuplot command built in cmd[0, used) and runs it, saying
+ * on stdout (after lead) where the plot went, or why there is none. */
+static void run_plot(char *cmd, size_t size, size_t used, const char *lead, const char *png,
+                     const char *dat)
+{
+    if (used + 32 >= size) {
+        printf("%sPlot skipped: gnuplot command too long.\n", lead);
+        return;
+    }
+    snprintf(cmd + used, size - used, " unset multiplot\" 2>&1");
+    if (system(cmd) == 0)
+        printf("%sPlot: %s/%s (data in %s).\n", lead, dir, png, dat);
+    else
+        printf("%sPlot failed: gnuplot returned an error.\n", lead);
+}
+
 static void write_plot(void)
 {
     char path[PATH_MAX + 32];
@@ -440,15 +456,7 @@ static void write_plot(void)
                                      colour(g->contender[k]), k + 2);
         used += (size_t)snprintf(cmd + used, sizeof cmd - used, ";");
     }
-    if (used + 32 >= sizeof cmd) {
-        printf("\nPlot skipped: gnuplot command too long.\n");
-        return;
-    }
-    snprintf(cmd + used, sizeof cmd - used, " unset multiplot\" 2>&1");
-    if (system(cmd) == 0)
-        printf("\nPlot: %s/bench.png (data in bench-plot.dat).\n", dir);
-    else
-        printf("\nPlot failed: gnuplot returned an error.\n");
+    run_plot(cmd, sizeof cmd, used, "\n", "bench.png", "bench-plot.dat");
 }
 
 /* ---- Huge pages and prefaulting ----------------------------------------- */
@@ -935,15 +943,7 @@ static void write_release_plot(void)
                                      colour(release.contender[k]), k + 2);
         used += (size_t)snprintf(cmd + used, sizeof cmd - used, ";");
     }
-    if (used + 32 >= sizeof cmd) {
-        printf("\nPlot skipped: gnuplot command too long.\n");
-        return;
-    }
-    snprintf(cmd + used, sizeof cmd - used, " unset multiplot\" 2>&1");
-    if (system(cmd) == 0)
-        printf("Plot: %s/cache-rss.png (data in cache-rss.dat).\n", dir);
-    else
-        printf("Plot failed: gnuplot returned an error.\n");
+    run_plot(cmd, sizeof cmd, used, "", "cache-rss.png", "cache-rss.dat");
 }
 
 /* Closes the CSV and draws the plots (bench.png only with every table run). */
