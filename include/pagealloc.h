@@ -98,8 +98,9 @@ PAGEALLOC_API void pagealloc_unmap(void *ptr, size_t len);
  * pages back to the system at once. (Windows, a block grown over several
  * reservations: should the system refuse to release one once the shrink has
  * begun, the shrink still succeeds; that reservation and those after it are
- * decommitted, their memory and bytes gone, and stay reserved outside the
- * block, counted in pagealloc_stats().unmap_failures.)
+ * decommitted, their memory and bytes gone (unless the system refuses that
+ * too), and stay reserved outside the block, counted in
+ * pagealloc_stats().unmap_failures.)
  * Errors: EINVAL if ptr is NULL or not aligned to max(alignment, page size),
  * len or new_len is 0, or alignment is not a power of two; ENOMEM if new_len
  * does not fit, or the block cannot grow in place (and may_move is false, or

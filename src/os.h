@@ -55,7 +55,8 @@ int pa_os_map(size_t size, size_t align, uintptr_t ceiling, void **out);
 int pa_os_unmap(void *addr, size_t size);
 
 /* Gives the physical memory of [addr, addr + size) back while keeping the
- * range mapped; the pages read as zero afterwards. */
+ * range held. POSIX: the range stays mapped and reads as zero. Windows: it is
+ * decommitted (reserved), so that its commit charge goes back too. */
 int pa_os_discard(void *addr, size_t size);
 
 /* Shrinks a block from old_size to new_size in place, giving the tail back.

@@ -367,28 +367,6 @@ int pa_os_unmap(void *addr, size_t size)
     return err;
 }
 
-/* Decommits, then commits again: the physical pages go back at once and the
- * range reads as zero, as os.h asks (MEM_RESET would keep old bytes readable). */
-int pa_os_discard(void *addr, size_t size)
-{
-    char *p = addr, *end = at(addr, size);
-    while (p < end) {
-        MEMORY_BASIC_INFORMATION m;
-        int err = sys_query(p, &m);
-        if (err != 0)
-            return err;
-        char *region_end = at(m.BaseAddress, m.RegionSize);
-        size_t n = (size_t)((region_end < end ? region_end : end) - p);
-        /* Commits may not span reservations: one region at a time. */
-        if (m.State == MEM_COMMIT && (err = sys_decommit(p, n)) == 0)
-            err = sys_commit(p, n);
-        if (err != 0)
-            return err;
-        p = region_end;
-    }
-    return 0;
-}
-
 /* Where the reservation that holds p (region m) ends, or `limit` if it
  * reaches past it: regions are walked while their AllocationBase is its. */
 static int reservation_end(const MEMORY_BASIC_INFORMATION *m, char *limit, char **out)
@@ -449,29 +427,43 @@ static int decommit_part(void *p, size_t n, ULONG arg)
     return sys_decommit(p, n);
 }
 
+/* Decommits: the memory and its commit charge go back and the range stays
+ * reserved, as pagealloc.h says of what a refused unmap keeps (recommitting
+ * would charge it again for a range no one may use). */
+int pa_os_discard(void *addr, size_t size)
+{
+    return each_reservation(addr, size, decommit_part, 0);
+}
+
 /*
  * Decommits the tail of the reservation that holds the new end, whatever
  * state its pages are in, then releases the reservations past it. The tail
  * is first decommitted in one call, which the system refuses when it spans
  * reservations; only then are the regions walked to find where the new end's
- * reservation ends. Until the decommit the block is untouched, so a failure
- * there is reported; once it is done (or a release went through) the shrink
- * is too, and a release the system refuses twice leaves that reservation and
- * those after it out of the block: decommitted (still ours until released,
- * so no one else's), left reserved and counted.
+ * reservation ends. A new end on a unit's start may start a reservation (then
+ * nothing of it is decommitted): one query tells, before that one call.
+ * Until the decommit the block is untouched, so a failure there is reported;
+ * once it is done (or a release went through) the shrink is too, and a
+ * release the system refuses twice leaves that reservation and those after
+ * it out of the block: decommitted (still ours until released, so no one
+ * else's), left reserved and counted.
  */
 int pa_os_shrink(void *addr, size_t old_size, size_t new_size)
 {
     char *new_end = at(addr, new_size), *end = at(addr, old_size);
+    size_t tail = old_size - new_size;
+    bool unit_start = ((uintptr_t)new_end & (sys()->granularity - 1)) == 0;
     int err;
-    if (((uintptr_t)new_end & (sys()->granularity - 1)) != 0 &&
-        sys_decommit(new_end, old_size - new_size) == 0)
+    if (!unit_start && sys_decommit(new_end, tail) == 0)
         return 0; /* the new end is inside the last reservation */
     MEMORY_BASIC_INFORMATION m;
     if ((err = sys_query(new_end, &m)) != 0)
         return err;
+    bool inside = m.AllocationBase != new_end;
+    if (unit_start && inside && sys_decommit(new_end, tail) == 0)
+        return 0;
     char *cut = new_end;
-    if (m.AllocationBase != new_end && (err = reservation_end(&m, end, &cut)) != 0)
+    if (inside && (err = reservation_end(&m, end, &cut)) != 0)
         return err;
     if (cut > new_end && (err = sys_decommit(new_end, (size_t)(cut - new_end))) != 0)
         return err;

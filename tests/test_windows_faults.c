@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { MAX_CALLS = 32 };
 
@@ -207,6 +208,8 @@ static void realloc_failures_leave_the_block_intact_or_done_and_touch_no_one_els
         {"grow across reservations", 3 * page, 3 * page, 3 * page, 3, 2 * gran + page, true},
         {"shrink inside the reservation", 8 * page, 8 * page, 8 * page, 1, 2 * page, false},
         {"shrink to a reservation's end", page, page, gran + page, 2, gran, false},
+        {"shrink to a unit's start inside the reservation", 3 * gran, 3 * gran, 3 * gran, 1, gran,
+         false},
         {"shrink across three reservations", page, gran + page, 2 * gran + page, 3, page, false},
         {"shrink to the middle of the second of three", page, gran + page, 3 * gran + page, 4,
          gran + 2 * page, false},
@@ -322,7 +325,7 @@ static void a_decommit_refused_part_way_leaves_only_the_reservations_before_it_d
  * Unmaps a block of three reservations with calls k .. k + count - 1
  * failing: the reservations released before a refused one belong to the
  * system again (the hook takes them) and are not discarded; what the library
- * still holds is discarded and counted.
+ * still holds is discarded (decommitted) and counted.
  */
 static bool unmap_failing_calls(uint64_t k, uint64_t count)
 {
@@ -344,15 +347,8 @@ static bool unmap_failing_calls(uint64_t k, uint64_t count)
     CHECK(sentinels_intact());
     bool refused = pagealloc_stats().unmap_failures != failures;
     CHECK(!refused || (failed && err == ENOMEM));
-    /* What the library kept reads as zero. */
-    for (unsigned char *q = p; q < p + span; q += page) {
-        MEMORY_BASIC_INFORMATION m;
-        bool taken = false;
-        for (int i = 0; i < sentinels; i++)
-            taken = taken || (q >= sentinel[i].p && q < sentinel[i].p + sentinel[i].len);
-        if (!taken && VirtualQuery(q, &m, sizeof m) != 0 && m.State == MEM_COMMIT)
-            CHECK(refused && support_all_zero(q, page));
-    }
+    /* What the library kept holds no memory: it is decommitted. */
+    CHECK(given_back_or_taken(p, span));
     free_sentinels();
     CHECK(free_leftovers(p, span) == 0 || refused);
     return failed;
@@ -418,9 +414,10 @@ static void map_failures_report_ENOMEM_and_leak_nothing(void)
     }
 }
 
-/* A refused release is counted; the memory is discarded (reads as zero) and
- * the range stays reserved, as pagealloc.h says. */
-static void a_refused_unmap_discards_the_memory_and_is_counted(void)
+/* A refused release is counted; the range stays reserved, as pagealloc.h
+ * says: decommitted, so neither its memory nor its commit charge is kept for
+ * a range no one may use any more. */
+static void a_refused_unmap_leaves_the_range_reserved_and_is_counted(void)
 {
     unsigned char *p = pagealloc_map(4 * page, 1);
     CHECK(p != NULL);
@@ -436,9 +433,127 @@ static void a_refused_unmap_discards_the_memory_and_is_counted(void)
     pa_fault_disarm();
     CHECK(err == ENOMEM);
     CHECK(pagealloc_stats().unmap_failures == failures + 1);
-    CHECK(support_range_mapped(p, 4 * page) && support_all_zero(p, 4 * page));
+    CHECK(support_range_mapped(p, 4 * page) && support_range_given_back(p, 4 * page));
     VirtualFree(p, 0, MEM_RELEASE);
     CHECK(support_range_unmapped(p, gran));
+}
+
+/* However many regions its pages show (here 64, of alternating protections),
+ * a block of one reservation whose release is refused gives its memory back
+ * in one decommit, with no query. */
+static void a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regions(void)
+{
+    enum { PAGES = 64 };
+    unsigned char *p = pagealloc_map(PAGES * page, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, PAGES * page, 10);
+    for (size_t i = 0; i < PAGES; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    struct pagealloc_stats before = pagealloc_stats();
+    pa_fault_arm(PA_SYS_UNMAP, 1, 2, ENOMEM);
+    pagealloc_unmap(p, PAGES * page);
+    pa_fault_disarm();
+    struct pagealloc_stats after = pagealloc_stats();
+    CHECK(after.unmap_failures == before.unmap_failures + 1);
+    CHECK(after.query_calls == before.query_calls);
+    CHECK(after.advise_calls - before.advise_calls == 1 && after.map_calls == before.map_calls);
+    CHECK(support_range_mapped(p, PAGES * page) && support_range_given_back(p, PAGES * page));
+    VirtualFree(p, 0, MEM_RELEASE);
+    CHECK(support_range_unmapped(p, PAGES * page));
+}
+
+/* ---- The aligned reservation without VirtualAlloc2 ---------------------- */
+
+/* The run's path, as the library chooses it (test_windows checks which ran). */
+static bool fallback_path(void)
+{
+    const char *off = getenv("PAGEALLOC_NO_VIRTUALALLOC2");
+    HMODULE kernelbase = GetModuleHandleW(L"kernelbase.dll");
+    return (off != NULL && off[0] != '\0' && off[0] != '0') || kernelbase == NULL ||
+           GetProcAddress(kernelbase, "VirtualAlloc2") == NULL;
+}
+
+/* The block that sets the hint, and the range under it taken, for a 1 MiB
+ * aligned map to go elsewhere; the test frees them with free_hint_blocker. */
+static struct {
+    unsigned char *top;
+    void *blocked;
+} hint_blocker;
+
+static void block_the_hint(void)
+{
+    const size_t len = 3 * page, align = (size_t)1 << 20;
+    hint_blocker.top = pagealloc_map(page, 1);
+    CHECK(hint_blocker.top != NULL);
+    void *want = (void *)(((uintptr_t)hint_blocker.top - len) & ~(uintptr_t)(align - 1));
+    hint_blocker.blocked = hint_blocker.top != NULL && support_map_at(want, gran) ? want : NULL;
+}
+
+static void free_hint_blocker(void)
+{
+    if (hint_blocker.blocked != NULL)
+        support_unmap(hint_blocker.blocked, gran);
+    pagealloc_unmap(hint_blocker.top, page);
+}
+
+/*
+ * The fallback reserves a probe, releases it and reserves the aligned range
+ * inside; another thread (the hook) takes every probe the moment it is
+ * released. After its tries the map fails with ENOMEM, leaving all of what
+ * the other thread took alone. With VirtualAlloc2 nothing is released: it
+ * succeeds.
+ */
+static void an_aligned_map_whose_range_another_thread_keeps_taking_fails_touching_none_of_it(void)
+{
+    block_the_hint();
+    size_t before = pagealloc_stats().mapped_bytes;
+    pa_fault_set_hole_hook(take_the_hole);
+    errno = 0;
+    unsigned char *p = pagealloc_map(3 * page, (size_t)1 << 20);
+    int err = errno;
+    pa_fault_set_hole_hook(NULL);
+    if (fallback_path()) {
+        printf("     fallback: %d probes taken by the other thread\n", sentinels);
+        CHECK(p == NULL && err == ENOMEM && sentinels > 1);
+        CHECK(pagealloc_stats().mapped_bytes == before);
+    } else {
+        CHECK(p != NULL && support_aligned(p, (size_t)1 << 20) && sentinels == 0);
+        pagealloc_unmap(p, 3 * page);
+    }
+    CHECK(sentinels_intact());
+    free_sentinels();
+    free_hint_blocker();
+}
+
+/*
+ * The fallback's probe, refused release twice: the map fails with ENOMEM and
+ * the probe is what stays reserved, counted once in unmap_failures (run last:
+ * the probe is left where it is). With VirtualAlloc2 no release is made.
+ */
+static void a_probe_the_system_will_not_release_is_counted_and_is_all_that_stays(void)
+{
+    size_t baseline = support_mapped_bytes();
+    uint64_t failures = pagealloc_stats().unmap_failures;
+    block_the_hint();
+    pa_fault_arm(PA_SYS_UNMAP, 1, 2, ENOMEM);
+    errno = 0;
+    unsigned char *p = pagealloc_map(3 * page, (size_t)1 << 20);
+    int err = errno;
+    uint64_t refused = pa_fault_injected();
+    pa_fault_disarm();
+    free_hint_blocker();
+    if (fallback_path()) {
+        size_t probe = round_gran(3 * page) + ((size_t)1 << 20) - gran;
+        CHECK(p == NULL && err == ENOMEM && refused == 2);
+        CHECK(pagealloc_stats().unmap_failures == failures + 1);
+        CHECK(support_mapped_bytes() == baseline + probe);
+    } else {
+        CHECK(p != NULL && refused == 0);
+        pagealloc_unmap(p, 3 * page);
+        CHECK(support_mapped_bytes() == baseline);
+    }
 }
 
 /* ---- Reservations and page states ---------------------------------------- */
@@ -581,9 +696,12 @@ int main(void)
     RUN(a_decommit_refused_part_way_leaves_only_the_reservations_before_it_decommitted);
     RUN(unmap_failures_discard_only_what_is_still_the_blocks);
     RUN(map_failures_report_ENOMEM_and_leak_nothing);
-    RUN(a_refused_unmap_discards_the_memory_and_is_counted);
+    RUN(a_refused_unmap_leaves_the_range_reserved_and_is_counted);
+    RUN(a_refused_unmap_gives_the_memory_back_in_one_call_whatever_its_regions);
     RUN(reserve_failures_report_ENOMEM_and_leak_nothing);
     RUN(page_state_failures_report_ENOMEM_and_change_whole_reservations);
+    RUN(an_aligned_map_whose_range_another_thread_keeps_taking_fails_touching_none_of_it);
+    RUN(a_probe_the_system_will_not_release_is_counted_and_is_all_that_stays); /* last */
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
 }

@@ -128,6 +128,48 @@ static void commit_decommit_protect_work_across_the_reservations_of_a_grown_bloc
     CHECK(all_in(p, 3 * gran, MEM_FREE, 0));
 }
 
+/* Each page's state and protection in [p, p + n pages), into out. */
+static void states(const unsigned char *p, size_t n, unsigned long long *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        MEMORY_BASIC_INFORMATION m = query(p + i * page);
+        out[i] = (unsigned long long)m.State << 32 | (m.State == MEM_COMMIT ? m.Protect : 0);
+    }
+}
+
+/*
+ * What the whole-range calls and the failure-injection model (src/fault.c: a
+ * refused call changes nothing) rest on: the system refuses a decommit, a
+ * commit or a protection over two reservations without changing either.
+ */
+static void the_system_refuses_a_call_over_two_reservations_and_changes_neither(void)
+{
+    enum { PAGES = 4 };
+    size_t len;
+    unsigned char *p = block_over_three_reservations(&len);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, len, 11);
+    /* Two pages each side of the first join, the outer ones reserved. */
+    unsigned char *r = p + gran - 2 * page;
+    CHECK(pagealloc_decommit(r, page) && pagealloc_decommit(p + gran + page, page));
+    support_fill(r + page, 2 * page, 12);
+    unsigned long long before[PAGES], after[PAGES];
+    states(r, PAGES, before);
+    DWORD old;
+    CHECK(!VirtualFree(r, PAGES * page, MEM_DECOMMIT));
+    CHECK(VirtualAlloc(r, PAGES * page, MEM_COMMIT, PAGE_READWRITE) == NULL);
+    CHECK(!VirtualProtect(r + page, 2 * page, PAGE_READONLY, &old)); /* both committed */
+    states(r, PAGES, after);
+    for (size_t i = 0; i < PAGES; i++)
+        CHECK(after[i] == before[i]);
+    CHECK(support_has_pattern(p, gran - 2 * page, 11));
+    CHECK(support_has_pattern(r + page, 2 * page, 12));
+    pagealloc_unmap(p, len);
+    CHECK(all_in(p, 3 * gran, MEM_FREE, 0));
+}
+
 /*
  * A range of many regions (pages of alternating protections or states) in one
  * reservation takes one system call and no query to commit, decommit,
@@ -181,6 +223,35 @@ static void a_range_in_one_reservation_takes_one_call_and_no_query_however_many_
     CHECK(all_in(p, gran, MEM_FREE, 0));
 }
 
+/*
+ * A shrink to a unit's start inside a reservation (a block of several units
+ * mapped at once) takes one query, to tell that no reservation starts there,
+ * and one decommit, however many regions its tail shows.
+ */
+static void a_shrink_to_a_unit_start_inside_a_reservation_takes_one_query_however_many_regions(void)
+{
+    size_t units = 4, unit_pages = gran / page;
+    unsigned char *p = pagealloc_map(units * gran, 1);
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    support_fill(p, gran, 13);
+    for (size_t i = unit_pages; i < units * unit_pages; i += 2)
+        CHECK(pagealloc_protect(p + i * page, page, PAGEALLOC_READ));
+    CHECK(query(p + gran).RegionSize == page); /* the control: many regions */
+    struct pagealloc_stats s0 = pagealloc_stats();
+    CHECK(pagealloc_realloc(p, units * gran, 1, gran, false) == p);
+    struct pagealloc_stats s1 = pagealloc_stats();
+    printf("     shrink to a unit's start over %u regions: %u queries\n",
+           (unsigned)(units - 1) * (unsigned)unit_pages, (unsigned)(s1.query_calls - s0.query_calls));
+    CHECK(s1.query_calls - s0.query_calls == 1 && s1.advise_calls - s0.advise_calls == 1);
+    CHECK(s1.unmap_calls == s0.unmap_calls);
+    CHECK(all_in(p, gran, MEM_COMMIT, PAGE_READWRITE) && support_has_pattern(p, gran, 13));
+    CHECK(all_in(p + gran, (units - 1) * gran, MEM_RESERVE, 0));
+    pagealloc_unmap(p, gran);
+    CHECK(all_in(p, units * gran, MEM_FREE, 0));
+}
+
 /* Populate writes to each page on Windows: a range with a page that is not
  * committed read-write fails with EFAULT before any page is written to
  * (writing would end the process). */
@@ -221,7 +292,9 @@ int main(void)
     RUN(a_reservation_is_reserved_only_until_committed);
     RUN(protect_sets_the_page_protection);
     RUN(commit_decommit_protect_work_across_the_reservations_of_a_grown_block);
+    RUN(the_system_refuses_a_call_over_two_reservations_and_changes_neither);
     RUN(a_range_in_one_reservation_takes_one_call_and_no_query_however_many_regions);
+    RUN(a_shrink_to_a_unit_start_inside_a_reservation_takes_one_query_however_many_regions);
     RUN(populate_fails_with_EFAULT_unless_every_page_is_committed_read_write);
     CHECK(pagealloc_stats().mapped_bytes == 0);
     return check_done();
