@@ -62,7 +62,10 @@ static void dlclose_leaves_the_running_cache_thread_its_code(void)
     CHECK(again != NULL);
     if (again == NULL)
         return;
-    sleep_ms(60); /* the thread wakes and gives the block back */
+    /* The thread wakes and gives the block back (20 ms after the free; a
+     * loaded machine may starve it: wait up to 30 s). */
+    for (int i = 0; i < 3000 && stats(cache).cached_bytes != 0; i++)
+        sleep_ms(10);
     CHECK(stats(cache).cached_bytes == 0);
     destroy_fn *destroy;
     LOOKUP(again, "pagealloc_cache_destroy", destroy);
