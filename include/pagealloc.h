@@ -549,7 +549,9 @@ PAGEALLOC_API size_t pagealloc_checked_destroy(pagealloc_checked *c);
  * enough, the freed block itself.
  *
  * fork(): the child has a working cache holding what the parent's held (its
- * own copies); its background thread starts again with its next free.
+ * own copies); its background thread starts again with its next free. The
+ * cache's fork handlers are registered when the library is loaded, so the
+ * program's own (pthread_atfork) may use the cache.
  * Purging takes a block out of its list under the shard's lock before
  * unmapping it, so the thread never races an owner for a block. An unmap the
  * system refuses is counted as pagealloc_unmap counts it; the cache no

@@ -91,6 +91,10 @@ struct pagealloc_cache {
     _Atomic bool idle;             /* a free must wake (or start) the thread */
     _Atomic uint64_t next_pass_ms; /* no thread: when a call next purges */
     _Atomic uint64_t purged, wakeups, misses, splits;
+    /* Held by a purge pass from taking a batch out to unmapping it, and by
+     * fork's handlers: a child is never forked with a batch half unmapped
+     * by a thread it does not have (its bytes counted for ever). */
+    pa_cache_lock purge_lock;
     pa_cache_waiter waiter; /* guards started, stop, thread */
     bool started, stop;
     pa_cache_thread thread;
@@ -337,6 +341,7 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
         b.n = 0;
         b.bytes = 0;
         more = false;
+        pa_cache_lock_acquire(&c->purge_lock);
         pa_cache_lock_acquire(&s->lock);
         for (unsigned k = 0; k < c->classes && !more; k++) {
             struct ring *r = &s->ring[k];
@@ -366,6 +371,7 @@ static size_t purge_shard(pagealloc_cache *c, struct shard *s, uint64_t now, boo
             return_credit(c, s, all ? 0 : c->credit_chunk);
         size_t left = s->held + s->inflight;
         pa_cache_lock_release(&s->lock);
+        pa_cache_lock_release(&c->purge_lock);
         if (!more)
             return left;
     } while (true);
@@ -472,21 +478,23 @@ static void maybe_purge(pagealloc_cache *c)
 
 static pagealloc_cache *registry;
 
-static void fork_prepare(void)
+void pa_cache_fork_prepare(void)
 {
     pa_cache_registry_lock();
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
         pa_cache_waiter_lock(&c->waiter);
+        pa_cache_lock_acquire(&c->purge_lock);
         for (unsigned i = 0; i < SHARDS; i++)
             pa_cache_lock_acquire(&c->shard[i].lock);
     }
 }
 
-static void fork_parent(void)
+void pa_cache_fork_parent(void)
 {
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
         for (unsigned i = SHARDS; i-- > 0;)
             pa_cache_lock_release(&c->shard[i].lock);
+        pa_cache_lock_release(&c->purge_lock);
         pa_cache_waiter_unlock(&c->waiter);
     }
     pa_cache_registry_unlock();
@@ -494,7 +502,7 @@ static void fork_parent(void)
 
 /* The child has the forking thread alone: no purger. Blocks the parent's
  * thread was to stamp get the fork's time; the next free starts a thread. */
-static void fork_child(void)
+void pa_cache_fork_child(void)
 {
     uint64_t now = pa_cache_now_ms();
     for (pagealloc_cache *c = registry; c != NULL; c = c->next) {
@@ -503,6 +511,7 @@ static void fork_child(void)
                 ring_stamp(&c->shard[i].ring[k], now);
             pa_cache_lock_release(&c->shard[i].lock);
         }
+        pa_cache_lock_release(&c->purge_lock);
         c->started = false;
         atomic_store(&c->thread_running, false);
         atomic_store(&c->next_pass_ms, 0);
@@ -745,9 +754,10 @@ pagealloc_cache *pagealloc_cache_create(const struct pagealloc_cache_options *op
         errno = err;
         return NULL;
     }
+    pa_cache_lock_init(&c->purge_lock);
     for (unsigned i = 0; i < SHARDS; i++)
         pa_cache_lock_init(&c->shard[i].lock);
-    pa_cache_on_fork(fork_prepare, fork_parent, fork_child);
+    pa_cache_on_fork();
     pa_cache_registry_lock();
     c->next = registry;
     registry = c;
@@ -793,6 +803,7 @@ void pagealloc_cache_destroy(pagealloc_cache *cache)
     pa_cache_registry_unlock();
     for (unsigned i = 0; i < SHARDS; i++)
         pa_cache_lock_destroy(&cache->shard[i].lock);
+    pa_cache_lock_destroy(&cache->purge_lock);
     pa_cache_waiter_destroy(&cache->waiter);
     pagealloc_unmap(cache, cache->self_len);
 }

@@ -116,10 +116,18 @@ void pa_cache_thread_join(pa_cache_thread t);
 void pa_cache_registry_lock(void);
 void pa_cache_registry_unlock(void);
 
-/* Registers the fork handlers once for the process (later calls do nothing):
- * prepare runs in the forking thread before fork, parent and child after it
- * in each process. Does nothing where there is no fork. */
-void pa_cache_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+/* fork's handlers, in cache.c: prepare runs in the forking thread before
+ * fork, parent and child after it in each process. */
+void pa_cache_fork_prepare(void);
+void pa_cache_fork_parent(void);
+void pa_cache_fork_child(void);
+
+/* Registers the fork handlers once for the process (later calls do nothing);
+ * does nothing where there is no fork. The POSIX file also registers them
+ * when the library is loaded, before a program's own handlers can be: those
+ * then run their prepare before the cache's and their child after it, and
+ * may use the cache. */
+void pa_cache_on_fork(void);
 
 #ifdef PAGEALLOC_FAULT_INJECTION
 /* Test builds only: the next `count` thread starts fail with `err` without

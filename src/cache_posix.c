@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* CLOCK_MONOTONIC_COARSE */
 #include "cache_os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -132,6 +133,19 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* The thread runs the code of the object holding the library (the shared
+ * library, or a program or plugin linked with the static one): dlclose must
+ * no longer unmap it, or the thread's next instruction faults (it did, with
+ * a cache not destroyed before dlclose). Nothing to pin in a program. */
+static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
+
+static void pin_library(void)
+{
+    Dl_info info;
+    if (dladdr(&pin_once, &info) != 0 && info.dli_fname != NULL && info.dli_fname[0] != '\0')
+        dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int pa_cache_thread_start(pa_cache_thread *t, void *arg)
 {
 #ifdef PAGEALLOC_FAULT_INJECTION
@@ -140,6 +154,7 @@ int pa_cache_thread_start(pa_cache_thread *t, void *arg)
         return failing_err;
     }
 #endif
+    pthread_once(&pin_once, pin_library);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -166,19 +181,25 @@ void pa_cache_registry_unlock(void)
 }
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 
 static void register_fork(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    pthread_atfork(pa_cache_fork_prepare, pa_cache_fork_parent, pa_cache_fork_child);
 }
 
-void pa_cache_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void pa_cache_on_fork(void)
 {
-    pa_cache_registry_lock();
-    fork_prepare = prepare;
-    fork_parent = parent;
-    fork_child = child;
-    pa_cache_registry_unlock();
     pthread_once(&fork_once, register_fork);
 }
+
+/* Handlers registered later run their prepare first and their child last:
+ * registered at the first create, the cache's came after any the program
+ * had registered by then, and one of those that allocated from the cache
+ * deadlocked fork on a shard lock. Where there are no constructors the
+ * first create registers them. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void register_fork_at_load(void)
+{
+    pa_cache_on_fork();
+}
+#endif

@@ -65,6 +65,8 @@ void pa_cache_fail_thread_starts(unsigned count, int err)
 }
 #endif
 
+static const char pin_anchor = 0; /* an address in this module */
+
 static DWORD WINAPI run(LPVOID arg)
 {
     pa_cache_thread_main(arg);
@@ -79,6 +81,11 @@ int pa_cache_thread_start(pa_cache_thread *t, void *arg)
         return failing_err;
     }
 #endif
+    /* The thread runs this module's code: FreeLibrary must no longer unload
+     * it (the DLL, or a DLL linked with the static library). */
+    HMODULE self;
+    GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_PIN,
+                       (LPCWSTR)(const void *)&pin_anchor, &self);
     /* A small stack: the thread only walks the cache's lists. */
     HANDLE h = CreateThread(NULL, 64 * 1024, run, arg, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
     if (h == NULL)
@@ -105,7 +112,6 @@ void pa_cache_registry_unlock(void)
     ReleaseSRWLockExclusive(&registry);
 }
 
-void pa_cache_on_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+void pa_cache_on_fork(void)
 {
-    (void)prepare, (void)parent, (void)child;
 }
