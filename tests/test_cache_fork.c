@@ -142,29 +142,48 @@ static int child_allocates(void)
     return 0;
 }
 
-static void forking_while_threads_use_the_cache_deadlocks_nothing(void)
+static int threads;
+static pthread_t thread[2];
+
+/* A cache whose thread is busy purging (decay 1 ms), and two threads
+ * running body on it; false (and no cache) if it cannot be made. */
+static bool start_threads(void *(*body)(void *))
 {
-    struct pagealloc_cache_options o = {0, 1, 0}; /* the thread busy purging */
+    struct pagealloc_cache_options o = {0, 1, 0};
     cache = pagealloc_cache_create(&o);
     CHECK(cache != NULL);
     if (cache == NULL)
-        return;
-    pthread_t t[2];
+        return false;
     atomic_store(&stop, false);
     atomic_store(&churning, 0);
+    threads = 0;
     for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&t[i], NULL, churn, cache) == 0);
+        if (pthread_create(&thread[threads], NULL, body, cache) == 0)
+            threads++;
+    CHECK(threads == 2);
     /* Under ASan no fork in the middle of a thread's start-up (see
      * let_the_cache_thread_start); natively the first forks race them. */
-    while (SUPPORT_UNDER_ASAN && atomic_load(&churning) < 2)
+    while (SUPPORT_UNDER_ASAN && atomic_load(&churning) < threads)
         sleep_ms(1);
     let_the_cache_thread_start();
+    return true;
+}
+
+static void stop_threads(void)
+{
+    atomic_store(&stop, true);
+    for (int i = 0; i < threads; i++)
+        pthread_join(thread[i], NULL);
+    pagealloc_cache_destroy(cache);
+}
+
+static void forking_while_threads_use_the_cache_deadlocks_nothing(void)
+{
+    if (!start_threads(churn))
+        return;
     for (int i = 0; i < 20; i++)
         CHECK(in_child(child_allocates));
-    atomic_store(&stop, true);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    pagealloc_cache_destroy(cache);
+    stop_threads();
 }
 
 /* Frees batches of touched blocks, so that the background thread (decay
@@ -197,19 +216,8 @@ static int child_trims_to_nothing(void)
 
 static void a_child_forked_while_the_thread_unmaps_holds_no_bytes_after_trim(void)
 {
-    struct pagealloc_cache_options o = {0, 1, 0};
-    cache = pagealloc_cache_create(&o);
-    CHECK(cache != NULL);
-    if (cache == NULL)
+    if (!start_threads(free_batches))
         return;
-    pthread_t t[2];
-    atomic_store(&stop, false);
-    atomic_store(&churning, 0);
-    for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&t[i], NULL, free_batches, cache) == 0);
-    while (SUPPORT_UNDER_ASAN && atomic_load(&churning) < 2)
-        sleep_ms(1);
-    let_the_cache_thread_start();
     /* Before the fix about one fork in three caught a batch in flight. */
     int failed = 0;
     for (int i = 0; i < 40; i++) {
@@ -217,10 +225,7 @@ static void a_child_forked_while_the_thread_unmaps_holds_no_bytes_after_trim(voi
         failed += !in_child(child_trims_to_nothing);
     }
     CHECK(failed == 0);
-    atomic_store(&stop, true);
-    for (int i = 0; i < 2; i++)
-        pthread_join(t[i], NULL);
-    pagealloc_cache_destroy(cache);
+    stop_threads();
 }
 
 /* The program's own fork handlers, registered before its first cache,
